@@ -1,0 +1,1 @@
+"""SENEC home battery, read locally through the device's lala.cgi."""
