@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from collector.reading import Reading
 
@@ -12,6 +12,7 @@ class Source(Protocol):
 
     name: str
     interval: float
+    timeout: float
 
     async def poll(self) -> Reading:
         """Ask the device once; raise a SourceError when no reading can be made."""
@@ -21,4 +22,8 @@ class Source(Protocol):
 
     def describe(self) -> str:
         """Where the source reads from, for the start banner (no secrets)."""
+        ...
+
+    def summary(self, reading: Reading) -> dict[str, Any]:
+        """Headline values of a reading for its log line."""
         ...

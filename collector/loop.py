@@ -1,0 +1,99 @@
+"""Scheduling: drift-free polling, one request in flight per device, back-off, shutdown.
+
+The interval is measured start to start: poll k starts at t0 + k * interval, whatever the
+previous poll took. A slot that has already passed is skipped, not caught up. A device that
+fails three times in a row is polled with growing gaps (2, 4, 8 ... intervals, at most
+`max_backoff` seconds) until it answers; the recovery is logged with how long it was away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+
+from collector.errors import SourceError
+from collector.logging import get_logger
+from collector.reading import Reading
+from collector.sources import Source
+
+BACKOFF_AFTER = 3  # consecutive failures before the gaps grow
+
+
+def next_slot(start: float, interval: float, now: float) -> float:
+    """The first slot start + k*interval that lies after `now` (k >= 1)."""
+    k = max(1, math.floor((now - start) / interval) + 1)
+    return start + k * interval
+
+
+def backoff_delay(interval: float, failures: int, ceiling: float) -> float:
+    if failures < BACKOFF_AFTER:
+        return interval
+    return min(interval * 2 ** (failures - BACKOFF_AFTER + 1), max(ceiling, interval))
+
+
+class PollLoop:
+    def __init__(self, source: Source, emit: Callable[[Reading], Awaitable[None]],
+                 *, max_backoff: float = 60.0) -> None:
+        self.source = source
+        self.emit = emit
+        self.max_backoff = max_backoff
+        self.failures = 0
+        self.readings = 0
+        self.failed_polls = 0
+        self.last_reading_at: float | None = None  # wall clock
+        self._down_since: float | None = None
+        self._log = get_logger(source=source.name)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        start = time.monotonic()
+        slot = start
+        while not stop.is_set():
+            await self._poll_once()
+            now = time.monotonic()
+            if self.failures >= BACKOFF_AFTER:
+                slot = now + backoff_delay(self.source.interval, self.failures, self.max_backoff)
+                start = slot  # after a back-off the schedule starts afresh
+            else:
+                slot = next_slot(start, self.source.interval, now)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, slot - time.monotonic()))
+            except TimeoutError:
+                pass
+
+    async def _poll_once(self) -> None:
+        try:
+            reading = await self.source.poll()
+        except SourceError as exc:
+            self._failed(exc)
+            return
+        self._recovered()
+        self.readings += 1
+        self.last_reading_at = time.time()
+        await self.emit(reading)
+        self._log.info("reading", **self.source.summary(reading))
+
+    def _failed(self, exc: SourceError) -> None:
+        self.failures += 1
+        self.failed_polls += 1
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        if self.failures < BACKOFF_AFTER:
+            self._log.warning("poll failed", error=str(exc), kind=type(exc).__name__)
+        elif self.failures == BACKOFF_AFTER:
+            self._log.warning(
+                "poll failed, backing off", error=str(exc), kind=type(exc).__name__,
+                failures=self.failures,
+                next_in_s=round(backoff_delay(self.source.interval, self.failures,
+                                              self.max_backoff), 1),
+                max_gap_s=self.max_backoff,
+                note="further failures are not logged until the device answers",
+            )
+
+    def _recovered(self) -> None:
+        if self.failures and self._down_since is not None and self.failures >= BACKOFF_AFTER:
+            self._log.info("device back", after_s=round(time.monotonic() - self._down_since),
+                           failed_polls=self.failures)
+        self.failures = 0
+        self._down_since = None

@@ -1,0 +1,129 @@
+"""A plausible, changing household: sun curve, house load, a wallbox session and a battery.
+
+Deterministic for a given seed and clock, and the energy balance always holds:
+PV − house − battery + grid = 0, where the house load includes the wallbox and battery power is
+positive while charging, grid power positive while importing (the SENEC conventions).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MAX_BATTERY_POWER = 2500.0
+RESERVE_SOC = 5.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    time: int  # UTC Unix seconds
+    utc_offset_min: int
+    pv: float
+    mpp: tuple[float, float, float]
+    house: float  # includes the wallbox
+    battery: float  # + charging, − discharging
+    soc: float
+    bat_voltage: float
+    bat_current: float
+    grid: float  # + import, − export
+    wallbox: tuple[float, float, float, float]
+    ev_connected: tuple[int, int, int, int]
+    state: int
+    case_temp: float
+    power_ratio: float
+    version: str
+    hours: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Household:
+    def __init__(self, *, seed: int = 1, utc_offset_min: int = 60, peak_pv: float = 9000.0,
+                 capacity_wh: float = 10000.0, soc: float = 50.0, speed: float = 1.0,
+                 start: float | None = None) -> None:
+        self.seed = seed
+        self.utc_offset_min = utc_offset_min
+        self.peak_pv = peak_pv
+        self.capacity_wh = capacity_wh
+        self.soc = soc
+        self.speed = speed
+        self._wall_start = time.time()
+        self._sim_start = self._wall_start if start is None else start
+        self._last: Snapshot | None = None
+        self.forced_state: int | None = None
+
+    def sim_time(self, wall: float | None = None) -> float:
+        wall = time.time() if wall is None else wall
+        return self._sim_start + (wall - self._wall_start) * self.speed
+
+    def snapshot(self, wall: float | None = None) -> Snapshot:
+        t = self.sim_time(wall)
+        second = int(t)
+        if self._last is not None:
+            dt = max(0.0, second - self._last.time)
+            self.soc += self._last.battery * dt / 3600.0 / self.capacity_wh * 100.0
+            self.soc = min(100.0, max(0.0, self.soc))
+        rng = random.Random(self.seed * 1_000_003 + second)
+        hour = ((second + self.utc_offset_min * 60) % 86400) / 3600.0
+
+        sun = math.sin(math.pi * (hour - 6.0) / 14.0) if 6.0 < hour < 20.0 else 0.0
+        clouds = 0.75 + 0.25 * math.sin(second / 700.0) * math.sin(second / 173.0)
+        pv = self.peak_pv * max(0.0, sun) ** 1.5 * clouds
+        mpp1 = pv * 0.52
+        mpp = (mpp1, 0.0, pv - mpp1)
+
+        house = 280.0 + 120.0 * math.sin(2 * math.pi * (hour - 8.0) / 24.0) + rng.uniform(-30, 30)
+        if (second // 60) % 53 == 0:  # a kettle now and then
+            house += 2000.0
+        connected = 17.0 <= hour < 23.0
+        charging = 17.5 <= hour < 19.5
+        wallbox = (7400.0 + rng.uniform(-50, 50) if charging else 0.0, 0.0, 0.0, 0.0)
+        house += sum(wallbox)
+
+        surplus = pv - house
+        if surplus > 0 and self.soc < 100.0:
+            battery = min(surplus, MAX_BATTERY_POWER)
+        elif surplus < 0 and self.soc > RESERVE_SOC:
+            battery = -min(-surplus, MAX_BATTERY_POWER)
+        else:
+            battery = 0.0
+        grid = house + battery - pv
+
+        if self.forced_state is not None:
+            state = self.forced_state
+        elif battery > 1:
+            state = 14  # LADEN
+        elif battery < -1:
+            state = 16  # ENTLADEN
+        elif self.soc >= 99.9:
+            state = 13  # AKKU VOLL
+        elif self.soc <= RESERVE_SOC + 0.1:
+            state = 15  # AKKU LEER
+        else:
+            state = 21  # EIGENVERBRAUCH
+        voltage = 46.0 + 0.1 * self.soc
+        snapshot = Snapshot(
+            time=second,
+            utc_offset_min=self.utc_offset_min,
+            pv=pv,
+            mpp=mpp,
+            house=house,
+            battery=battery,
+            soc=self.soc,
+            bat_voltage=voltage,
+            bat_current=battery / voltage,
+            grid=grid,
+            wallbox=wallbox,
+            ev_connected=(1 if connected else 0, 0, 0, 0),
+            state=state,
+            case_temp=27.0 + 6.0 * pv / self.peak_pv + 2.0 * abs(battery) / MAX_BATTERY_POWER,
+            power_ratio=100.0,
+            version="0826",
+            hours=40000 + (second // 3600) % 10000,
+        )
+        self._last = snapshot
+        return snapshot
