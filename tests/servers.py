@@ -1,0 +1,170 @@
+"""Real database servers for the tests, started on 127.0.0.1 with data in a temporary directory.
+
+InfluxDB 1.x (Debian package `influxdb`) and VictoriaMetrics (Debian `victoria-metrics`). A
+missing binary is an error that says what to install, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def binary(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(
+            f"{name} not found: the integration tests need it (apt-get install -y {package}; "
+            f"scripts/test does this when run as root)"
+        )
+    return path
+
+
+class Server:
+    name = "server"
+    health_path = "/ping"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = directory / f"{self.name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + self.health_path, timeout=1).status_code < 300:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class InfluxDB1(Server):
+    name = "influxdb1"
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.rpc_port = free_port()
+
+    def command(self) -> list[str]:
+        config = self.directory / "influxdb.conf"
+        config.write_text(f"""
+reporting-disabled = true
+bind-address = "127.0.0.1:{self.rpc_port}"
+[meta]
+  dir = "{self.directory}/meta"
+  logging-enabled = false
+[data]
+  dir = "{self.directory}/data"
+  wal-dir = "{self.directory}/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+  pprof-enabled = false
+[continuous_queries]
+  enabled = false
+""")
+        return [binary("influxd", "influxdb"), "-config", str(config)]
+
+    def query(self, q: str, database: str | None = None) -> Any:
+        params = {"q": q, "epoch": "s"}
+        if database:
+            params["db"] = database
+        response = httpx.post(self.url + "/query", params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def create_database(self, name: str) -> None:
+        result = self.query(f'CREATE DATABASE "{name}"')
+        assert "error" not in result["results"][0], result
+
+    def points(self, database: str, measurement: str) -> list[dict[str, Any]]:
+        result = self.query(f'SELECT * FROM "{measurement}"', database)["results"][0]
+        if "series" not in result:
+            return []
+        series = result["series"][0]
+        return [dict(zip(series["columns"], row, strict=True)) for row in series["values"]]
+
+    def field_types(self, database: str, measurement: str) -> dict[str, str]:
+        result = self.query(f'SHOW FIELD KEYS FROM "{measurement}"', database)["results"][0]
+        if "series" not in result:
+            return {}
+        return {name: kind for name, kind in result["series"][0]["values"]}
+
+
+class VictoriaMetrics(Server):
+    name = "victoria-metrics"
+    health_path = "/health"
+
+    def command(self) -> list[str]:
+        return [
+            binary("victoria-metrics", "victoria-metrics"),
+            f"-storageDataPath={self.directory}/data",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            "-retentionPeriod=100y",
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+            "-loggerLevel=ERROR",
+        ]
+
+    def series(self, measurement: str) -> dict[str, dict[int, float]]:
+        """field -> {unix second: value} for every `<measurement>_<field>` series."""
+        httpx.get(self.url + "/internal/force_flush", timeout=10)
+        response = httpx.get(
+            self.url + "/api/v1/export",
+            params={"match[]": f'{{__name__=~"{measurement}_.*"}}'},
+            timeout=10,
+        )
+        response.raise_for_status()
+        result: dict[str, dict[int, float]] = {}
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            field = item["metric"]["__name__"][len(measurement) + 1 :]
+            values = result.setdefault(field, {})
+            for value, stamp in zip(item["values"], item["timestamps"], strict=True):
+                values[stamp // 1000] = value
+        return result
