@@ -217,10 +217,9 @@ class Config:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_config(*, need_sink: bool = True, environ: dict[str, str] | None = None) -> Config:
+def load_config(*, need_sink: bool = True) -> Config:
     """Read and check the whole configuration; raise ConfigError listing every problem."""
-    env = dict(os.environ if environ is None else environ)
-    secrets, problems = _read_file_secrets(env)
+    secrets, problems = _read_file_secrets(dict(os.environ))
     warnings: list[str] = []
 
     log = _load(LogSettings, {}, problems) or LogSettings.model_construct()

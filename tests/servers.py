@@ -81,9 +81,10 @@ class Server:
 class InfluxDB1(Server):
     name = "influxdb1"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, auth: bool = False) -> None:
         super().__init__(directory)
         self.rpc_port = free_port()
+        self.auth = auth
 
     def command(self) -> list[str]:
         config = self.directory / "influxdb.conf"
@@ -101,6 +102,7 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   store-enabled = false
 [http]
   bind-address = "127.0.0.1:{self.port}"
+  auth-enabled = {str(self.auth).lower()}
   log-enabled = false
   pprof-enabled = false
 [continuous_queries]
@@ -108,11 +110,12 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 """)
         return [binary("influxd", "influxdb"), "-config", str(config)]
 
-    def query(self, q: str, database: str | None = None) -> Any:
+    def query(self, q: str, database: str | None = None,
+              auth: tuple[str, str] | None = None) -> Any:
         params = {"q": q, "epoch": "s"}
         if database:
             params["db"] = database
-        response = httpx.post(self.url + "/query", params=params, timeout=10)
+        response = httpx.post(self.url + "/query", params=params, timeout=10, auth=auth)
         response.raise_for_status()
         return response.json()
 

@@ -59,7 +59,6 @@ class Writer:
             batch = await self._next_batch()
             if not batch:
                 return
-            self._in_flight = len(batch)
             try:
                 delivered = await self._deliver(batch)
             finally:
@@ -89,9 +88,13 @@ class Writer:
         return batch
 
     async def _deliver(self, batch: list[Reading]) -> bool:
-        """Write a batch; False when shutdown came before the database took it."""
+        """Write a batch; False when shutdown came before the database took it.
+
+        While a write is retried, readings that arrive join the batch (up to the batch size),
+        so that the first write after an outage delivers the backlog at once.
+        """
         try:
-            await self._write([to_line(reading) for reading in batch])
+            await self._write(batch, grow=True)
         except SinkError as exc:
             if exc.retryable:
                 return False
@@ -102,7 +105,7 @@ class Writer:
             # series and time overwrite).
             for reading in batch:
                 try:
-                    await self._write([to_line(reading)])
+                    await self._write([reading], grow=False)
                 except SinkError as single:
                     if single.retryable:
                         return False
@@ -114,7 +117,8 @@ class Writer:
         self._log.debug("written", readings=len(batch), pending=self.buffer.qsize())
         return True
 
-    async def _write(self, lines: list[str]) -> None:
+    async def _write(self, batch: list[Reading], *, grow: bool) -> None:
+        lines = [to_line(reading) for reading in batch]
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
@@ -125,6 +129,12 @@ class Writer:
         )
         async for attempt in retrying:
             with attempt:
+                if grow:
+                    while len(batch) < self.batch_size and not self.buffer.empty():
+                        reading = self.buffer.get_nowait()
+                        batch.append(reading)
+                        lines.append(to_line(reading))
+                self._in_flight = len(batch)
                 await self.sink.write(lines)
         self._on_success(len(lines))
 

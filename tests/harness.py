@@ -1,0 +1,91 @@
+"""The collector as a subprocess, and helpers to read its JSON log lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from collector.simulators.senec import SenecSimulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def clean_environment(**values: str) -> dict[str, str]:
+    """The process environment without any collector setting, plus `values`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SENEC_", "INFLUX_", "LOG_", "DATA_DIR", "SHUTDOWN_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(values)
+    return env
+
+
+def senec_settings(simulator: SenecSimulator, ca_file: Path | None = None) -> dict[str, str]:
+    settings = {"SENEC_HOST": simulator.address,
+                "SENEC_SCHEMA": "https" if simulator.tls else "http"}
+    if ca_file is not None:
+        settings["SENEC_CA_FILE"] = str(ca_file)
+    return settings
+
+
+class Collector:
+    """`python -m collector [args]` in a working directory of its own, logging JSON."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], *args: str) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / "collector.log"
+        full_env = clean_environment(LOG_FORMAT="json", DATA_DIR=str(workdir / "data"))
+        full_env.update(env)
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "collector", *args],
+            cwd=workdir, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def events(self) -> list[dict[str, Any]]:
+        events = []
+        for line in self.text().splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict) and "event" in item:
+                events.append(item)
+        return events
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        return [item for item in self.events() if item["event"] == event]
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0,
+                 what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; log:\n{self.text()[-4000:]}")
+
+    def wait_events(self, event: str, count: int = 1, timeout: float = 20.0) -> None:
+        self.wait_for(lambda: len(self.named(event)) >= count, timeout, f"{count} x {event!r}")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self._log.close()
+        return code
