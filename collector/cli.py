@@ -64,8 +64,9 @@ def _with_config(command: str) -> int:
         _problem_lines(error)
         return EXIT_CONFIG
     # `check` prints line protocol on stdout, so its log lines go to stderr.
-    configure_logging(config.log.level, config.log.format,
-                      sys.stderr if command == "check" else sys.stdout)
+    configure_logging(
+        config.log.level, config.log.format, sys.stderr if command == "check" else sys.stdout
+    )
     if command == "check":
         return asyncio.run(_check(config))
     from collector.daemon import run_daemon

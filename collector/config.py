@@ -56,7 +56,9 @@ class SenecLocalSettings(_Settings):
             return None
         value = value.strip()
         if "://" in value or "/" in value:
-            raise ValueError("give only the host name or address (optionally :port), no scheme or path")
+            raise ValueError(
+                "give only the host name or address (optionally :port), no scheme or path"
+            )
         parts = urlsplit(f"//{value}")
         try:
             parts.port  # noqa: B018 - raises for a bad port
@@ -94,9 +96,7 @@ class InfluxSettings(_Settings):
     measurement: str = "SENEC"
     timeout: float = Field(10.0, gt=0)
 
-    _blank = field_validator("url", "host", "token", "org", "bucket", mode="before")(
-        _blank_to_none
-    )
+    _blank = field_validator("url", "host", "token", "org", "bucket", mode="before")(_blank_to_none)
 
     @field_validator("url")
     @classmethod
@@ -199,7 +199,7 @@ def _describe(error: dict[str, Any]) -> str:
     return message
 
 
-def _load(model: type[_Settings], init: dict[str, str], problems: list[str]) -> Any:
+def _load(model: type[_Settings], init: dict[str, Any], problems: list[str]) -> Any:
     try:
         return model(**init)
     except ValidationError as exc:

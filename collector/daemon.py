@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import platform
 import signal
 import sys
@@ -45,8 +46,12 @@ class Buffer:
             oldest = self.queue.get_nowait()
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
-                self._log.warning("buffer full, dropping the oldest readings", limit=self.limit,
-                                  dropped=self.dropped, oldest=oldest.time.isoformat())
+                self._log.warning(
+                    "buffer full, dropping the oldest readings",
+                    limit=self.limit,
+                    dropped=self.dropped,
+                    oldest=oldest.time.isoformat(),
+                )
         self.queue.put_nowait(reading)
 
 
@@ -55,12 +60,20 @@ async def run_daemon(config: Config) -> int:
     assert config.influx is not None
     sink = make_sink(config.influx)
     sources = build_sources(config)
-    log.info("starting", version=__version__,
-             python=f"{platform.python_implementation()} {platform.python_version()}")
+    log.info(
+        "starting",
+        version=__version__,
+        python=f"{platform.python_implementation()} {platform.python_version()}",
+    )
     log.info("writing to", target=sink.describe(), measurement=config.influx.measurement)
     for source in sources:
-        log.info("reading from", source=source.name, device=source.describe(),
-                 interval_s=source.interval, timeout_s=source.timeout)
+        log.info(
+            "reading from",
+            source=source.name,
+            device=source.describe(),
+            interval_s=source.interval,
+            timeout_s=source.timeout,
+        )
     if config.senec is not None and config.senec.ignored_fields:
         log.info("ignoring fields", fields=",".join(config.senec.ignored_fields))
     for warning in config.warnings:
@@ -70,8 +83,9 @@ async def run_daemon(config: Config) -> int:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        log.error("cannot create DATA_DIR; health checks will fail", path=str(data_dir),
-                  error=str(exc))
+        log.error(
+            "cannot create DATA_DIR; health checks will fail", path=str(data_dir), error=str(exc)
+        )
 
     buffer = Buffer()
     writer = Writer(sink, buffer.queue)
@@ -87,18 +101,19 @@ async def run_daemon(config: Config) -> int:
     health_failed = False
     while not stop.is_set():
         try:
-            write_health(data_dir, started,
-                         [SourceHealth(p.source.name, p.source.interval, p.last_reading_at)
-                          for p in loops], writer.pending)
+            write_health(
+                data_dir,
+                started,
+                [SourceHealth(p.source.name, p.source.interval, p.last_reading_at) for p in loops],
+                writer.pending,
+            )
             health_failed = False
         except OSError as exc:
             if not health_failed:
                 log.error("cannot write the health file", path=str(data_dir), error=str(exc))
             health_failed = True
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_EVERY)
-        except TimeoutError:
-            pass
         if writer_task.done():  # the writer never ends on its own: a bug, do not hide it
             writer_task.result()
 
@@ -112,7 +127,12 @@ async def run_daemon(config: Config) -> int:
     for source in sources:
         await source.aclose()
     await sink.aclose()
-    log.info("stopped", readings=sum(p.readings for p in loops), delivered=writer.delivered,
-             rejected=writer.rejected, failed_polls=sum(p.failed_polls for p in loops))
+    log.info(
+        "stopped",
+        readings=sum(p.readings for p in loops),
+        delivered=writer.delivered,
+        rejected=writer.rejected,
+        failed_polls=sum(p.failed_polls for p in loops),
+    )
     sys.stdout.flush()
     return 0

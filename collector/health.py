@@ -27,8 +27,7 @@ class SourceHealth:
     last_reading: float | None
 
 
-def write_health(data_dir: Path, started: float, sources: list[SourceHealth],
-                 pending: int) -> None:
+def write_health(data_dir: Path, started: float, sources: list[SourceHealth], pending: int) -> None:
     document = {
         "pid": os.getpid(),
         "updated": time.time(),

@@ -9,6 +9,7 @@ fails three times in a row is polled with growing gaps (2, 4, 8 ... intervals, a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -30,12 +31,18 @@ def next_slot(start: float, interval: float, now: float) -> float:
 def backoff_delay(interval: float, failures: int, ceiling: float) -> float:
     if failures < BACKOFF_AFTER:
         return interval
-    return min(interval * 2 ** (failures - BACKOFF_AFTER + 1), max(ceiling, interval))
+    gap = float(interval * 2.0 ** (failures - BACKOFF_AFTER + 1))
+    return min(gap, max(ceiling, interval))
 
 
 class PollLoop:
-    def __init__(self, source: Source, emit: Callable[[Reading], Awaitable[None]],
-                 *, max_backoff: float = 60.0) -> None:
+    def __init__(
+        self,
+        source: Source,
+        emit: Callable[[Reading], Awaitable[None]],
+        *,
+        max_backoff: float = 60.0,
+    ) -> None:
         self.source = source
         self.emit = emit
         self.max_backoff = max_backoff
@@ -57,10 +64,8 @@ class PollLoop:
                 start = slot  # after a back-off the schedule starts afresh
             else:
                 slot = next_slot(start, self.source.interval, now)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, slot - time.monotonic()))
-            except TimeoutError:
-                pass
 
     async def _poll_once(self) -> None:
         try:
@@ -83,17 +88,23 @@ class PollLoop:
             self._log.warning("poll failed", error=str(exc), kind=type(exc).__name__)
         elif self.failures == BACKOFF_AFTER:
             self._log.warning(
-                "poll failed, backing off", error=str(exc), kind=type(exc).__name__,
+                "poll failed, backing off",
+                error=str(exc),
+                kind=type(exc).__name__,
                 failures=self.failures,
-                next_in_s=round(backoff_delay(self.source.interval, self.failures,
-                                              self.max_backoff), 1),
+                next_in_s=round(
+                    backoff_delay(self.source.interval, self.failures, self.max_backoff), 1
+                ),
                 max_gap_s=self.max_backoff,
                 note="further failures are not logged until the device answers",
             )
 
     def _recovered(self) -> None:
         if self.failures and self._down_since is not None and self.failures >= BACKOFF_AFTER:
-            self._log.info("device back", after_s=round(time.monotonic() - self._down_since),
-                           failed_polls=self.failures)
+            self._log.info(
+                "device back",
+                after_s=round(time.monotonic() - self._down_since),
+                failed_polls=self.failures,
+            )
         self.failures = 0
         self._down_since = None

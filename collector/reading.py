@@ -27,7 +27,7 @@ def _specs(*specs: FieldSpec) -> dict[str, FieldSpec]:
 
 
 FIELDS: dict[str, FieldSpec] = _specs(
-    FieldSpec("application_version", str, "", "firmware (application) version, e.g. \"0826\""),
+    FieldSpec("application_version", str, "", 'firmware (application) version, e.g. "0826"'),
     FieldSpec("bat_charge_current", float, "A", "battery current, negative while discharging"),
     FieldSpec("bat_fuel_charge", float, "%", "battery state of charge"),
     FieldSpec("bat_power_minus", int, "W", "battery discharging power (positive number)"),

@@ -19,16 +19,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def clean_environment(**values: str) -> dict[str, str]:
     """The process environment without any collector setting, plus `values`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SENEC_", "INFLUX_", "LOG_", "DATA_DIR", "SHUTDOWN_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SENEC_", "INFLUX_", "LOG_", "DATA_DIR", "SHUTDOWN_"))
+    }
     env["PYTHONPATH"] = str(ROOT)
     env.update(values)
     return env
 
 
 def senec_settings(simulator: SenecSimulator, ca_file: Path | None = None) -> dict[str, str]:
-    settings = {"SENEC_HOST": simulator.address,
-                "SENEC_SCHEMA": "https" if simulator.tls else "http"}
+    settings = {
+        "SENEC_HOST": simulator.address,
+        "SENEC_SCHEMA": "https" if simulator.tls else "http",
+    }
     if ca_file is not None:
         settings["SENEC_CA_FILE"] = str(ca_file)
     return settings
@@ -45,7 +50,10 @@ class Collector:
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "collector", *args],
-            cwd=workdir, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def text(self) -> str:
@@ -65,8 +73,9 @@ class Collector:
     def named(self, event: str) -> list[dict[str, Any]]:
         return [item for item in self.events() if item["event"] == event]
 
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0,
-                 what: str = "condition") -> None:
+    def wait_for(
+        self, condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if condition():

@@ -110,8 +110,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 """)
         return [binary("influxd", "influxdb"), "-config", str(config)]
 
-    def query(self, q: str, database: str | None = None,
-              auth: tuple[str, str] | None = None) -> Any:
+    def query(
+        self, q: str, database: str | None = None, auth: tuple[str, str] | None = None
+    ) -> Any:
         params = {"q": q, "epoch": "s"}
         if database:
             params["db"] = database

@@ -138,7 +138,11 @@ def test_every_recorded_value_decodes_and_reencodes_identically() -> None:
             prefix = ValueType(raw.partition("_")[0])
             assert isinstance(value, int | float | str)
             prefix_text, _, payload = raw.partition("_")
-            expected = raw if prefix in (ValueType.ST, ValueType.CH) else f"{prefix_text}_{payload.upper()}"
+            expected = (
+                raw
+                if prefix in (ValueType.ST, ValueType.CH)
+                else f"{prefix_text}_{payload.upper()}"
+            )
             assert encode_value(value, prefix) == expected, raw
             count += 1
     assert count > 700

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from collector.simulators.household import Household
 from collector.simulators.senec import Faults, SenecDevice, SenecSimulator
 from collector.sources.senec_local.fields import SENEC_FIELDS, round1, round_int
 from tests.conftest import recording
-from tests.harness import Collector, senec_settings
+from tests.harness import Collector, clean_environment, senec_settings
 from tests.servers import InfluxDB1, VictoriaMetrics
 
 pytestmark = pytest.mark.servers
@@ -42,8 +44,13 @@ def unique(prefix: str) -> str:
 
 
 def v1_settings(server: InfluxDB1, database: str, measurement: str) -> dict[str, str]:
-    return {"INFLUX_API": "v1", "INFLUX_URL": server.url, "INFLUX_BUCKET": database,
-            "INFLUX_MEASUREMENT": measurement, "SENEC_INTERVAL": "1"}
+    return {
+        "INFLUX_API": "v1",
+        "INFLUX_URL": server.url,
+        "INFLUX_BUCKET": database,
+        "INFLUX_MEASUREMENT": measurement,
+        "SENEC_INTERVAL": "1",
+    }
 
 
 def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
@@ -57,8 +64,10 @@ def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
         ca.write_bytes(sim.ca_pem or b"")
         database, measurement = unique("db"), unique("SENEC")
         influxdb1.create_database(database)
-        collector = Collector(tmp_path / "c", {**senec_settings(sim, ca),
-                                               **v1_settings(influxdb1, database, measurement)})
+        collector = Collector(
+            tmp_path / "c",
+            {**senec_settings(sim, ca), **v1_settings(influxdb1, database, measurement)},
+        )
         collector.wait_events("reading", 2)
         assert collector.stop() == 0
     finally:
@@ -69,39 +78,74 @@ def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
     point = points[0]
     assert point["time"] == 1753345766
     expected = {
-        "application_version": "0826", "bat_charge_current": 1.6, "bat_fuel_charge": 82.8,
-        "bat_power_minus": 0, "bat_power_plus": 92, "bat_voltage": 55.5, "case_temp": 31.5,
-        "current_state": "PEAK-SHAVING: WARTEN", "current_state_code": 56,
-        "current_state_ok": True, "ev_connected": True, "grid_power_minus": 775,
-        "grid_power_plus": 0, "house_power": 360, "inverter_power": 1226,
-        "measure_time": 1753345766, "mpp1_power": 602, "mpp2_power": 0, "mpp3_power": 624,
-        "power_ratio": 100.0, "wallbox_charge_power": 0, "wallbox_charge_power0": 0,
-        "wallbox_charge_power1": 0, "wallbox_charge_power2": 0, "wallbox_charge_power3": 0,
+        "application_version": "0826",
+        "bat_charge_current": 1.6,
+        "bat_fuel_charge": 82.8,
+        "bat_power_minus": 0,
+        "bat_power_plus": 92,
+        "bat_voltage": 55.5,
+        "case_temp": 31.5,
+        "current_state": "PEAK-SHAVING: WARTEN",
+        "current_state_code": 56,
+        "current_state_ok": True,
+        "ev_connected": True,
+        "grid_power_minus": 775,
+        "grid_power_plus": 0,
+        "house_power": 360,
+        "inverter_power": 1226,
+        "measure_time": 1753345766,
+        "mpp1_power": 602,
+        "mpp2_power": 0,
+        "mpp3_power": 624,
+        "power_ratio": 100.0,
+        "wallbox_charge_power": 0,
+        "wallbox_charge_power0": 0,
+        "wallbox_charge_power1": 0,
+        "wallbox_charge_power2": 0,
+        "wallbox_charge_power3": 0,
     }
     for name, value in expected.items():
         assert point[name] == value, name
-    assert isinstance(point["response_duration"], int) and 0 <= point["response_duration"] < 5000
+    assert isinstance(point["response_duration"], int)
+    assert 0 <= point["response_duration"] < 5000
     types = influxdb1.field_types(database, measurement)
-    assert types == {name: INFLUX_TYPES[spec.type] for name, spec in FIELDS.items()
-                     if name in SENEC_FIELDS}
+    assert types == {
+        name: INFLUX_TYPES[spec.type] for name, spec in FIELDS.items() if name in SENEC_FIELDS
+    }
 
     readings = collector.named("reading")
     assert readings[0]["state"] == "PEAK-SHAVING: WARTEN"
-    assert readings[0]["grid_w"] == -775 and readings[0]["battery_w"] == 92
+    assert readings[0]["grid_w"] == -775
+    assert readings[0]["battery_w"] == 92
     assert collector.named("stopped")[0]["delivered"] == len(readings)
 
 
 def test_live_household_over_the_v2_api_into_victoria_metrics(
     victoria: VictoriaMetrics, simulator: SenecSimulator, ca_file: Path, tmp_path: Path
 ) -> None:
-    """Every reading logged is a point in VictoriaMetrics, at the simulator's time, with its values."""
+    """Each logged reading is a point in VictoriaMetrics at the simulator's time, with its data."""
     measurement = unique("SENEC")
-    collector = Collector(tmp_path / "c", {
-        **senec_settings(simulator, ca_file), "SENEC_INTERVAL": "1",
-        "INFLUX_URL": victoria.url, "INFLUX_ORG": "-", "INFLUX_BUCKET": "solar",
-        "INFLUX_MEASUREMENT": measurement, "INFLUX_TOKEN": "not-needed",
-    })
+    collector = Collector(
+        tmp_path / "c",
+        {
+            **senec_settings(simulator, ca_file),
+            "SENEC_INTERVAL": "1",
+            "INFLUX_URL": victoria.url,
+            "INFLUX_ORG": "-",
+            "INFLUX_BUCKET": "solar",
+            "INFLUX_MEASUREMENT": measurement,
+            "INFLUX_TOKEN": "not-needed",
+        },
+    )
     collector.wait_events("reading", 4)
+    health = subprocess.run(
+        [sys.executable, "-m", "collector", "healthcheck"],
+        env=clean_environment(DATA_DIR=str(tmp_path / "c" / "data")),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert health.returncode == 0, health.stderr
     assert collector.stop() == 0
     readings = collector.named("reading")
     assert len(readings) >= 4
@@ -126,9 +170,14 @@ def test_live_household_over_the_v2_api_into_victoria_metrics(
         assert series["current_state_code"][stamp] == snapshot["state"]
         assert series["ev_connected"][stamp] == snapshot["ev_connected"][0]
         # The balance holds after rounding: PV − house − battery + grid ≈ 0.
-        balance = (series["inverter_power"][stamp] - series["house_power"][stamp]
-                   - series["bat_power_plus"][stamp] + series["bat_power_minus"][stamp]
-                   + series["grid_power_plus"][stamp] - series["grid_power_minus"][stamp])
+        balance = (
+            series["inverter_power"][stamp]
+            - series["house_power"][stamp]
+            - series["bat_power_plus"][stamp]
+            + series["bat_power_minus"][stamp]
+            + series["grid_power_plus"][stamp]
+            - series["grid_power_minus"][stamp]
+        )
         assert abs(balance) <= 3
 
 
@@ -138,15 +187,18 @@ def test_device_faults_cost_one_line_and_one_reading_each(
     database, measurement = unique("db"), unique("SENEC")
     influxdb1.create_database(database)
     faults: Faults = simulator.device.faults
-    collector = Collector(tmp_path / "c", {**senec_settings(simulator, ca_file),
-                                           **v1_settings(influxdb1, database, measurement)})
+    collector = Collector(
+        tmp_path / "c",
+        {**senec_settings(simulator, ca_file), **v1_settings(influxdb1, database, measurement)},
+    )
     collector.wait_events("reading", 1)
     faults.update({"script": ["500", "malformed", "truncated"]})
     collector.wait_events("device back", 1, timeout=30)
     faults.update({"sentinels": {"ENERGY.GUI_GRID_POW": "VARIABLE_NOT_FOUND"}})
-    collector.wait_for(lambda: len([e for e in collector.named("reading")
-                                    if e.get("missing_fields") == 2]) >= 3,
-                       what="3 readings without grid power")
+    collector.wait_for(
+        lambda: len([e for e in collector.named("reading") if e.get("missing_fields") == 2]) >= 3,
+        what="3 readings without grid power",
+    )
     faults.update({"sentinels": {}})
     collector.wait_events("value usable again", 1)
     after = len(collector.named("reading"))
@@ -169,8 +221,7 @@ def test_device_faults_cost_one_line_and_one_reading_each(
     assert len(points) == len(collector.named("reading"))
     without_grid = [p for p in points if p["grid_power_plus"] is None]
     assert len(without_grid) >= 3
-    assert all(p["grid_power_minus"] is None and p["house_power"] is not None
-               for p in without_grid)
+    assert all(p["grid_power_minus"] is None and p["house_power"] is not None for p in without_grid)
     assert points[-1]["grid_power_plus"] is not None
 
 
@@ -183,8 +234,10 @@ def test_influxdb_outage_is_logged_once_and_every_reading_arrives(
     server.create_database(database)
     server.stop()
     try:
-        collector = Collector(tmp_path / "c", {**senec_settings(simulator, ca_file),
-                                               **v1_settings(server, database, measurement)})
+        collector = Collector(
+            tmp_path / "c",
+            {**senec_settings(simulator, ca_file), **v1_settings(server, database, measurement)},
+        )
         collector.wait_events("write failed", 1)
         collector.wait_events("reading", 4)
         server.start()
@@ -193,13 +246,17 @@ def test_influxdb_outage_is_logged_once_and_every_reading_arrives(
         assert collector.stop() == 0
         assert len(collector.named("write failed")) == 1
         back = collector.named("InfluxDB back")[0]
-        assert back["delivered"] >= 4 and back["after_s"] >= 1
-        assert "Connection refused" in collector.named("write failed")[0]["error"] or \
-            "cannot reach InfluxDB" in collector.named("write failed")[0]["error"]
+        assert back["delivered"] >= 4
+        assert back["after_s"] >= 1
+        assert (
+            "Connection refused" in collector.named("write failed")[0]["error"]
+            or "cannot reach InfluxDB" in collector.named("write failed")[0]["error"]
+        )
         points = server.points(database, measurement)
         readings = collector.named("reading")
         assert sorted(p["time"] for p in points) == sorted(
-            {int(_epoch(r["time"])) for r in readings})
+            {int(_epoch(r["time"])) for r in readings}
+        )
         assert len(points) == len(readings)
     finally:
         server.stop()
@@ -221,10 +278,15 @@ def test_rejected_points_are_logged_with_influxdbs_reason_and_not_retried(
     # house_power already exists as a float in this shard (1.x checks types per shard, so the
     # point is near now): our integer is a field type conflict.
     stamp = int(time.time()) - 60
-    httpx.post(influxdb1.url + "/write", params={"db": database, "precision": "s"},
-               content=f"{measurement} house_power=1.5 {stamp}".encode()).raise_for_status()
-    collector = Collector(tmp_path / "c", {**senec_settings(simulator, ca_file),
-                                           **v1_settings(influxdb1, database, measurement)})
+    httpx.post(
+        influxdb1.url + "/write",
+        params={"db": database, "precision": "s"},
+        content=f"{measurement} house_power=1.5 {stamp}".encode(),
+    ).raise_for_status()
+    collector = Collector(
+        tmp_path / "c",
+        {**senec_settings(simulator, ca_file), **v1_settings(influxdb1, database, measurement)},
+    )
     collector.wait_events("point rejected", 2)
     assert collector.stop() == 0
     rejected = collector.named("point rejected")
@@ -232,7 +294,8 @@ def test_rejected_points_are_logged_with_influxdbs_reason_and_not_retried(
     assert rejected[0]["status"] == 400
     assert not collector.named("write failed")  # not treated as an outage, not retried
     stopped = collector.named("stopped")[0]
-    assert stopped["rejected"] == len(rejected) and stopped["delivered"] == 0
+    assert stopped["rejected"] == len(rejected)
+    assert stopped["delivered"] == 0
 
 
 def test_wrong_credentials_give_one_clear_line(
@@ -244,19 +307,26 @@ def test_wrong_credentials_give_one_clear_line(
         server.query("CREATE USER admin WITH PASSWORD 'right' WITH ALL PRIVILEGES")
         database, measurement = unique("db"), unique("SENEC")
         server.query(f'CREATE DATABASE "{database}"', auth=("admin", "right"))
-        collector = Collector(tmp_path / "c", {
-            **senec_settings(simulator, ca_file), **v1_settings(server, database, measurement),
-            "INFLUX_TOKEN": "admin:wrong-secret-42"})
+        collector = Collector(
+            tmp_path / "c",
+            {
+                **senec_settings(simulator, ca_file),
+                **v1_settings(server, database, measurement),
+                "INFLUX_TOKEN": "admin:wrong-secret-42",
+            },
+        )
         collector.wait_events("write failed", 1)
         collector.wait_events("reading", 4)
         assert collector.stop() == 0
         failures = collector.named("write failed")
         assert len(failures) == 1
         assert "HTTP 401" in failures[0]["error"]
-        assert "INFLUX_TOKEN" in failures[0]["error"] and database in failures[0]["error"]
+        assert "INFLUX_TOKEN" in failures[0]["error"]
+        assert database in failures[0]["error"]
         assert "wrong-secret-42" not in collector.text()
         warning = collector.named("shutdown: readings not written")
-        assert warning and warning[0]["readings"] >= 4
+        assert warning
+        assert warning[0]["readings"] >= 4
     finally:
         server.stop()
 
@@ -266,21 +336,25 @@ def test_state_names_come_from_the_device_once_it_serves_them(
 ) -> None:
     household = Household(seed=3)
     household.forced_state = 101  # a state newer than the built-in table
-    device = SenecDevice(household, faults=Faults(language_files=False),
-                         extra_states={101: "SIMULIERTER ZUSTAND"})
+    device = SenecDevice(
+        household, faults=Faults(language_files=False), extra_states={101: "SIMULIERTER ZUSTAND"}
+    )
     sim = SenecSimulator(device, tls=False).start()
     try:
         database, measurement = unique("db"), unique("SENEC")
         influxdb1.create_database(database)
-        collector = Collector(tmp_path / "c", {**senec_settings(sim),
-                                               **v1_settings(influxdb1, database, measurement)})
+        collector = Collector(
+            tmp_path / "c", {**senec_settings(sim), **v1_settings(influxdb1, database, measurement)}
+        )
         collector.wait_events("reading", 2)
         assert collector.named("reading")[0]["state"] == "101"
         assert len(collector.named("state names not readable from the device")) == 1
         device.faults.update({"language_files": True})
         collector.wait_events("state names read from the device", 1, timeout=20)
-        collector.wait_for(lambda: collector.named("reading")[-1]["state"] == "SIMULIERTER ZUSTAND",
-                           what="a reading with the device's name")
+        collector.wait_for(
+            lambda: collector.named("reading")[-1]["state"] == "SIMULIERTER ZUSTAND",
+            what="a reading with the device's name",
+        )
         assert collector.stop() == 0
     finally:
         sim.stop()

@@ -26,7 +26,9 @@ from tests.conftest import RECORDINGS, recording
 ALL = list(SENEC_FIELDS)
 
 
-def fields_of(answer: dict[str, Any], language: str = "de") -> tuple[dict[str, Any], dict[str, str]]:
+def fields_of(
+    answer: dict[str, Any], language: str = "de"
+) -> tuple[dict[str, Any], dict[str, str]]:
     values = decode_answer(answer, wanted_keys(ALL))
     fields = compute_fields(values, ALL, StateNames(language))  # type: ignore[arg-type]
     return fields, values.problems
@@ -35,22 +37,56 @@ def fields_of(answer: dict[str, Any], language: str = "de") -> tuple[dict[str, A
 # The decoded reference samples (senec-collector-anchor.md §2.5 and influx-v2-write-example.txt).
 REFERENCE = {
     "2025-07-24": dict(
-        current_state_code=56, current_state="PEAK-SHAVING: WARTEN", current_state_ok=True,
-        bat_charge_current=1.6, bat_fuel_charge=82.8, bat_power_plus=92, bat_power_minus=0,
-        bat_voltage=55.5, grid_power_minus=775, grid_power_plus=0, house_power=360,
-        inverter_power=1226, mpp1_power=602, mpp2_power=0, mpp3_power=624, case_temp=31.5,
-        measure_time=1753345766, ev_connected=True, wallbox_charge_power=0,
-        application_version="0826", power_ratio=100.0,
+        current_state_code=56,
+        current_state="PEAK-SHAVING: WARTEN",
+        current_state_ok=True,
+        bat_charge_current=1.6,
+        bat_fuel_charge=82.8,
+        bat_power_plus=92,
+        bat_power_minus=0,
+        bat_voltage=55.5,
+        grid_power_minus=775,
+        grid_power_plus=0,
+        house_power=360,
+        inverter_power=1226,
+        mpp1_power=602,
+        mpp2_power=0,
+        mpp3_power=624,
+        case_temp=31.5,
+        measure_time=1753345766,
+        ev_connected=True,
+        wallbox_charge_power=0,
+        application_version="0826",
+        power_ratio=100.0,
     ),
     "2024-08-23": dict(
-        current_state_code=56, bat_charge_current=9.8, bat_fuel_charge=65.7, bat_power_plus=530,
-        bat_voltage=53.9, grid_power_minus=6400, house_power=729, inverter_power=7659,
-        mpp1_power=3830, mpp2_power=0, mpp3_power=3829, case_temp=34.5, measure_time=1724407879,
+        current_state_code=56,
+        bat_charge_current=9.8,
+        bat_fuel_charge=65.7,
+        bat_power_plus=530,
+        bat_voltage=53.9,
+        grid_power_minus=6400,
+        house_power=729,
+        inverter_power=7659,
+        mpp1_power=3830,
+        mpp2_power=0,
+        mpp3_power=3829,
+        case_temp=34.5,
+        measure_time=1724407879,
     ),
     "2024-01-22": dict(
-        current_state_code=14, current_state="LADEN", bat_charge_current=22.9,
-        bat_fuel_charge=0.0, bat_power_plus=1078, bat_voltage=47.0, grid_power_minus=930,
-        house_power=1176, inverter_power=3184, mpp1_power=1598, mpp3_power=1586, case_temp=33.8,
+        current_state_code=14,
+        current_state="LADEN",
+        bat_charge_current=22.9,
+        bat_fuel_charge=0.0,
+        bat_power_plus=1078,
+        bat_voltage=47.0,
+        grid_power_minus=930,
+        house_power=1176,
+        inverter_power=3184,
+        mpp1_power=1598,
+        mpp3_power=1586,
+        case_temp=33.8,
         measure_time=1705915873,
     ),
 }
@@ -112,8 +148,9 @@ def test_line_protocol_matches_the_recorded_influxdb_write() -> None:
     fields, problems = fields_of(recording("senec-local-2024-11-02.response.json"))
     assert problems == {}
     fields["response_duration"] = 0  # the recording's round trip
-    reading = Reading(datetime.fromtimestamp(fields["measure_time"], UTC), "my-pv-measurement",
-                      fields)
+    reading = Reading(
+        datetime.fromtimestamp(fields["measure_time"], UTC), "my-pv-measurement", fields
+    )
     measurement, ours, our_time = _parse_line(to_line(reading))
     assert measurement == "my-pv-measurement"
     assert our_time == recorded_time == 1730550927
@@ -141,17 +178,33 @@ BASE = recording("senec-local-2025-07-24.response.json")
 @pytest.mark.parametrize(
     ("key", "value", "lost", "problem"),
     [
-        ("ENERGY.GUI_GRID_POW", "VARIABLE_NOT_FOUND", {"grid_power_plus", "grid_power_minus"},
-         "VARIABLE_NOT_FOUND"),
+        (
+            "ENERGY.GUI_GRID_POW",
+            "VARIABLE_NOT_FOUND",
+            {"grid_power_plus", "grid_power_minus"},
+            "VARIABLE_NOT_FOUND",
+        ),
         ("ENERGY.GUI_HOUSE_POW", "MALFORMED_VALUE", {"house_power"}, "MALFORMED_VALUE"),
-        ("ENERGY.GUI_BAT_DATA_POWER", "FORBIDDEN", {"bat_power_plus", "bat_power_minus"},
-         "FORBIDDEN"),
-        ("ENERGY.STAT_STATE", "zz_01", {"current_state", "current_state_code", "current_state_ok"},
-         "unknown type prefix"),
+        (
+            "ENERGY.GUI_BAT_DATA_POWER",
+            "FORBIDDEN",
+            {"bat_power_plus", "bat_power_minus"},
+            "FORBIDDEN",
+        ),
+        (
+            "ENERGY.STAT_STATE",
+            "zz_01",
+            {"current_state", "current_state_code", "current_state_ok"},
+            "unknown type prefix",
+        ),
         ("ENERGY.GUI_INVERTER_POWER", "fl_7FC00000", {"inverter_power"}, "not a finite number"),
         ("TEMPMEASURE.CASE_TEMP", "fl_7F800000", {"case_temp"}, "not a finite number"),
-        ("PV1.MPP_POWER", ["fl_441690A4", "er_02", "fl_441BFC5B"],
-         {"mpp1_power", "mpp2_power", "mpp3_power"}, "device error"),
+        (
+            "PV1.MPP_POWER",
+            ["fl_441690A4", "er_02", "fl_441BFC5B"],
+            {"mpp1_power", "mpp2_power", "mpp3_power"},
+            "device error",
+        ),
         ("PV1.MPP_POWER", ["fl_441690A4"], {"mpp2_power", "mpp3_power"}, "got 1"),
         ("WALLBOX.EV_CONNECTED", "u8_01", {"ev_connected"}, "expected an array"),
         ("WIZARD.APPLICATION_VERSION", "u8_01", {"application_version"}, "expected text"),
@@ -159,8 +212,9 @@ BASE = recording("senec-local-2025-07-24.response.json")
         ("ENERGY.GUI_HOUSE_POW", 1234, {"house_power"}, "expected a string"),
     ],
 )
-def test_a_bad_value_costs_only_its_fields(key: str, value: object, lost: set[str],
-                                           problem: str) -> None:
+def test_a_bad_value_costs_only_its_fields(
+    key: str, value: object, lost: set[str], problem: str
+) -> None:
     good, _ = fields_of(BASE)
     fields, problems = fields_of(_with(BASE, key, value))
     assert set(good) - set(fields) == lost
@@ -175,7 +229,8 @@ def test_a_missing_section_and_object_not_found() -> None:
     answer["WALLBOX"] = {"OBJECT_NOT_FOUND": ""}
     fields, problems = fields_of(answer)
     assert "case_temp" not in fields
-    assert "wallbox_charge_power" not in fields and "ev_connected" not in fields
+    assert "wallbox_charge_power" not in fields
+    assert "ev_connected" not in fields
     assert problems["TEMPMEASURE.CASE_TEMP"] == "section missing from the answer"
     assert "OBJECT_NOT_FOUND" in problems["WALLBOX.APPARENT_CHARGING_POWER"]
     assert fields["house_power"] == 360
@@ -212,8 +267,16 @@ def test_ignored_fields_are_not_requested() -> None:
 
 @pytest.mark.parametrize(
     ("value", "integer", "decimal"),
-    [(0.5, 1, 0.5), (-0.5, -1, -0.5), (2.5, 3, 2.5), (0.25, 0, 0.3), (-0.05, 0, -0.1),
-     (-0.04, 0, 0.0), (45.966, 46, 46.0), (-64.35, -64, -64.4)],
+    [
+        (0.5, 1, 0.5),
+        (-0.5, -1, -0.5),
+        (2.5, 3, 2.5),
+        (0.25, 0, 0.3),
+        (-0.05, 0, -0.1),
+        (-0.04, 0, 0.0),
+        (45.966, 46, 46.0),
+        (-64.35, -64, -64.4),
+    ],
 )
 def test_rounding_is_half_away_from_zero(value: float, integer: int, decimal: float) -> None:
     assert round_int(value) == integer

@@ -42,9 +42,17 @@ class Snapshot:
 
 
 class Household:
-    def __init__(self, *, seed: int = 1, utc_offset_min: int = 60, peak_pv: float = 9000.0,
-                 capacity_wh: float = 10000.0, soc: float = 50.0, speed: float = 1.0,
-                 start: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        utc_offset_min: int = 60,
+        peak_pv: float = 9000.0,
+        capacity_wh: float = 10000.0,
+        soc: float = 50.0,
+        speed: float = 1.0,
+        start: float | None = None,
+    ) -> None:
         self.seed = seed
         self.utc_offset_min = utc_offset_min
         self.peak_pv = peak_pv

@@ -112,10 +112,15 @@ class Faults:
             self.script.append(str(kind))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"delay": self.delay, "error_rate": self.error_rate,
-                "malformed_rate": self.malformed_rate, "truncate_rate": self.truncate_rate,
-                "sentinels": self.sentinels, "language_files": self.language_files,
-                "script": list(self.script)}
+        return {
+            "delay": self.delay,
+            "error_rate": self.error_rate,
+            "malformed_rate": self.malformed_rate,
+            "truncate_rate": self.truncate_rate,
+            "sentinels": self.sentinels,
+            "language_files": self.language_files,
+            "script": list(self.script),
+        }
 
 
 @dataclass(frozen=True)
@@ -128,9 +133,15 @@ class Served:
 class SenecDevice:
     """The device's behaviour without the network: request in, answer out."""
 
-    def __init__(self, household: Household | None = None, *, faults: Faults | None = None,
-                 replay: Sections | None = None, seed: int = 1,
-                 extra_states: dict[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        household: Household | None = None,
+        *,
+        faults: Faults | None = None,
+        replay: Sections | None = None,
+        seed: int = 1,
+        extra_states: dict[int, str] | None = None,
+    ) -> None:
         self.household = household or Household(seed=seed)
         self.faults = faults or Faults()
         self.replay = replay
@@ -149,9 +160,11 @@ class SenecDevice:
                     return "ok", float(seconds or 5.0)
                 return kind, delay
             roll = self._rng.random()
-            for kind, rate in (("500", self.faults.error_rate),
-                               ("malformed", self.faults.malformed_rate),
-                               ("truncated", self.faults.truncate_rate)):
+            for kind, rate in (
+                ("500", self.faults.error_rate),
+                ("malformed", self.faults.malformed_rate),
+                ("truncated", self.faults.truncate_rate),
+            ):
                 if roll < rate:
                     return kind, delay
                 roll -= rate
@@ -163,8 +176,11 @@ class SenecDevice:
             variables = variables_of(snapshot) if snapshot is not None else {}
             response: dict[str, dict[str, object]] = {}
             for section, keys in request.items():
-                known = self.replay.get(section) if self.replay is not None else (
-                    {} if section in SECTIONS else None)
+                known = (
+                    self.replay.get(section)
+                    if self.replay is not None
+                    else ({} if section in SECTIONS else None)
+                )
                 if known is None:
                     response[section] = {"OBJECT_NOT_FOUND": ""}
                     continue
@@ -180,8 +196,13 @@ class SenecDevice:
                     else:
                         answered[name] = "VARIABLE_NOT_FOUND"
                 response[section] = answered
-            self.served.append(Served(kind, snapshot.time if snapshot else None,
-                                      snapshot.as_dict() if snapshot else None))
+            self.served.append(
+                Served(
+                    kind,
+                    snapshot.time if snapshot else None,
+                    snapshot.as_dict() if snapshot else None,
+                )
+            )
         return encode_response(response)
 
     def _all_keys(self, section: str) -> list[str]:
@@ -190,11 +211,15 @@ class SenecDevice:
     def language_file(self, language: str) -> str:
         names = dict(BUILT_IN.get(language, BUILT_IN["en"]))  # type: ignore[call-overload]
         names.update(self.extra_states)
-        entries = ",\n".join(f"    {code}: {json.dumps(name, ensure_ascii=False)}"
-                             for code, name in sorted(names.items()))
-        return ("/* simulated SENEC language file */\nvar lng = {\"TODAY\": \"TODAY\"};\n"
-                f"var system_state_name = {{\n{entries}\n}};\n"
-                "var system_type_name = {0: \"SIMULATOR\"};\n")
+        entries = ",\n".join(
+            f"    {code}: {json.dumps(name, ensure_ascii=False)}"
+            for code, name in sorted(names.items())
+        )
+        return (
+            '/* simulated SENEC language file */\nvar lng = {"TODAY": "TODAY"};\n'
+            f"var system_state_name = {{\n{entries}\n}};\n"
+            'var system_type_name = {0: "SIMULATOR"};\n'
+        )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -241,17 +266,22 @@ class _Handler(BaseHTTPRequestHandler):
         for language, file in LANGUAGE_FILES.items():
             if path == file:
                 if not self.device.faults.language_files:
-                    self._send(503, b"<html><body>503 Service Unavailable</body></html>",
-                               "text/html")
+                    self._send(
+                        503, b"<html><body>503 Service Unavailable</body></html>", "text/html"
+                    )
                 else:
-                    self._send(200, self.device.language_file(language).encode(),
-                               "application/javascript")
+                    self._send(
+                        200, self.device.language_file(language).encode(), "application/javascript"
+                    )
                 return
         if path == "/simulator/served":
             since = float(parse_qs(parts.query).get("since", ["0"])[0])
             with self.device.lock:
-                served = [vars(item) for item in self.device.served
-                          if item.time is None or item.time >= since]
+                served = [
+                    vars(item)
+                    for item in self.device.served
+                    if item.time is None or item.time >= since
+                ]
             self._send(200, json.dumps(served).encode())
         elif path == "/simulator/faults":
             self._send(200, json.dumps(self.device.faults.as_dict()).encode())
@@ -290,8 +320,15 @@ class _Handler(BaseHTTPRequestHandler):
 class SenecSimulator:
     """The device on a socket. `start()` returns at once; the server runs in a thread."""
 
-    def __init__(self, device: SenecDevice | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0, tls: bool = True, quiet: bool = True) -> None:
+    def __init__(
+        self,
+        device: SenecDevice | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: bool = True,
+        quiet: bool = True,
+    ) -> None:
         self.device = device or SenecDevice()
         self.tls = tls
         handler = type("Handler", (_Handler,), {"device": self.device, "quiet": quiet})
@@ -309,13 +346,14 @@ class SenecSimulator:
                 self.server.socket, server_side=True, do_handshake_on_connect=False
             )
             self.ca_pem = ca.cert_pem.bytes()
-        self._thread = threading.Thread(target=self.server.serve_forever, name="senec-simulator",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="senec-simulator", daemon=True
+        )
 
     @property
     def address(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
     @property
     def url(self) -> str:
@@ -335,31 +373,60 @@ class SenecSimulator:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port (8443 with HTTPS, 8080 with --http; 0 picks a free one)")
-    parser.add_argument("--http", action="store_true",
-                        help="plain HTTP, like firmware before 0825")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port (8443 with HTTPS, 8080 with --http; 0 picks a free one)",
+    )
+    parser.add_argument("--http", action="store_true", help="plain HTTP, like firmware before 0825")
     parser.add_argument("--ca-out", type=Path, help="write the CA certificate (PEM) here")
-    parser.add_argument("--replay", type=Path,
-                        help="answer from a recorded lala.cgi response (JSON) instead of the model")
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        help="answer from a recorded lala.cgi response (JSON) instead of the model",
+    )
     parser.add_argument("--seed", type=int, default=1, help="household model seed")
-    parser.add_argument("--speed", type=float, default=1.0,
-                        help="simulated seconds per real second (60: an hour per minute)")
-    parser.add_argument("--utc-offset", type=int, default=60,
-                        help="the device's UTC_OFFSET in minutes (may be negative)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (60: an hour per minute)",
+    )
+    parser.add_argument(
+        "--utc-offset",
+        type=int,
+        default=60,
+        help="the device's UTC_OFFSET in minutes (may be negative)",
+    )
     parser.add_argument("--state", type=int, help="always report this STAT_STATE code")
-    parser.add_argument("--extra-state", action="append", default=[], metavar="CODE=NAME",
-                        help="add a state name to the served language files")
+    parser.add_argument(
+        "--extra-state",
+        action="append",
+        default=[],
+        metavar="CODE=NAME",
+        help="add a state name to the served language files",
+    )
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of HTTP 500 answers")
-    parser.add_argument("--malformed-rate", type=float, default=0.0,
-                        help="share of answers that are not JSON")
-    parser.add_argument("--truncate-rate", type=float, default=0.0,
-                        help="share of answers cut off mid-body")
-    parser.add_argument("--sentinel", action="append", default=[], metavar="SECTION.KEY[=VALUE]",
-                        help="answer this variable with VALUE (default VARIABLE_NOT_FOUND)")
-    parser.add_argument("--no-language-files", action="store_true",
-                        help="answer the language files with 503 (until changed at run time)")
+    parser.add_argument(
+        "--malformed-rate", type=float, default=0.0, help="share of answers that are not JSON"
+    )
+    parser.add_argument(
+        "--truncate-rate", type=float, default=0.0, help="share of answers cut off mid-body"
+    )
+    parser.add_argument(
+        "--sentinel",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY[=VALUE]",
+        help="answer this variable with VALUE (default VARIABLE_NOT_FOUND)",
+    )
+    parser.add_argument(
+        "--no-language-files",
+        action="store_true",
+        help="answer the language files with 503 (until changed at run time)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
 
 
@@ -381,17 +448,23 @@ def run_from_arguments(args: argparse.Namespace) -> int:
             return 2
     household = Household(seed=args.seed, utc_offset_min=args.utc_offset, speed=args.speed)
     household.forced_state = args.state
-    faults = Faults(delay=args.delay, error_rate=args.error_rate,
-                    malformed_rate=args.malformed_rate, truncate_rate=args.truncate_rate,
-                    sentinels=_pairs(args.sentinel, "VARIABLE_NOT_FOUND"),
-                    language_files=not args.no_language_files)
+    faults = Faults(
+        delay=args.delay,
+        error_rate=args.error_rate,
+        malformed_rate=args.malformed_rate,
+        truncate_rate=args.truncate_rate,
+        sentinels=_pairs(args.sentinel, "VARIABLE_NOT_FOUND"),
+        language_files=not args.no_language_files,
+    )
     extra = {int(code): name for code, name in _pairs(args.extra_state, "").items()}
-    device = SenecDevice(household, faults=faults, replay=replay, seed=args.seed,
-                         extra_states=extra)
+    device = SenecDevice(
+        household, faults=faults, replay=replay, seed=args.seed, extra_states=extra
+    )
     port = args.port if args.port is not None else (8080 if args.http else 8443)
     try:
-        simulator = SenecSimulator(device, host=args.host, port=port, tls=not args.http,
-                                   quiet=not args.verbose)
+        simulator = SenecSimulator(
+            device, host=args.host, port=port, tls=not args.http, quiet=not args.verbose
+        )
     except OSError as exc:
         print(f"simulator: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1

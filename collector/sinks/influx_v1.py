@@ -59,14 +59,21 @@ def error_for_status(status: int, reason: str, retry_after: str | None, target: 
             status=status,
         )
     if status in (400, 422):
-        return SinkError(f"InfluxDB rejected the points (HTTP {status}): {reason}",
-                         status=status, retryable=False)
+        return SinkError(
+            f"InfluxDB rejected the points (HTTP {status}): {reason}",
+            status=status,
+            retryable=False,
+        )
     if status == 404:
-        return SinkError(f"InfluxDB has no {target} (HTTP 404{': ' + reason if reason else ''})",
-                         status=status)
+        return SinkError(
+            f"InfluxDB has no {target} (HTTP 404{': ' + reason if reason else ''})", status=status
+        )
     if status == 413:
-        return SinkError(f"InfluxDB says the request is too large (HTTP 413): {reason}",
-                         status=status, retryable=False)
+        return SinkError(
+            f"InfluxDB says the request is too large (HTTP 413): {reason}",
+            status=status,
+            retryable=False,
+        )
     return SinkError(
         f"InfluxDB answered HTTP {status}{': ' + reason if reason else ''}",
         status=status,

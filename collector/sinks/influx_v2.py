@@ -7,9 +7,11 @@ worker thread. Its own retries are off: the writer retries with tenacity.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -26,7 +28,10 @@ class InfluxV2Sink:
         self._org = settings.org or ""
         token = settings.token.get_secret_value() if settings.token else ""
         self._client = InfluxDBClient(
-            url=self._url, token=token, org=self._org, timeout=int(settings.timeout * 1000),
+            url=self._url,
+            token=token,
+            org=self._org,
+            timeout=int(settings.timeout * 1000),
             retries=False,
         )
         self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
@@ -36,14 +41,17 @@ class InfluxV2Sink:
 
     def _write(self, body: str) -> None:
         self._write_api.write(
-            bucket=self._bucket, org=self._org, record=body, write_precision=WritePrecision.S
+            bucket=self._bucket,
+            org=self._org,
+            record=body,
+            write_precision=WritePrecision.S,  # type: ignore[arg-type]
         )
 
     async def write(self, lines: list[str]) -> None:
         try:
             await asyncio.to_thread(self._write, "\n".join(lines))
         except ApiException as exc:
-            headers = exc.headers or {}
+            headers: Any = exc.headers or {}
             raise error_for_status(
                 int(exc.status or 0),
                 reason_from_body(exc.body),

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -31,8 +32,14 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class Writer:
-    def __init__(self, sink: Sink, buffer: asyncio.Queue[Reading], *, batch_size: int = 5000,
-                 max_backoff: float = 60.0) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        buffer: asyncio.Queue[Reading],
+        *,
+        batch_size: int = 5000,
+        max_backoff: float = 60.0,
+    ) -> None:
         self.sink = sink
         self.buffer = buffer
         self.batch_size = batch_size
@@ -65,8 +72,11 @@ class Writer:
                 self._in_flight = 0
             if not delivered:
                 lost = len(batch) + self.buffer.qsize()
-                self._log.warning("shutdown: readings not written", readings=lost,
-                                  reason="InfluxDB did not take them within the grace period")
+                self._log.warning(
+                    "shutdown: readings not written",
+                    readings=lost,
+                    reason="InfluxDB did not take them within the grace period",
+                )
                 return
 
     async def _next_batch(self) -> list[Reading]:
@@ -154,10 +164,8 @@ class Writer:
         if self._deadline is not None:
             await asyncio.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._shutdown.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
     def _on_failure(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -166,22 +174,36 @@ class Writer:
         if self._outage_since is None:
             self._outage_since = now
             self._last_reminder = now
-            self._log.error("write failed", error=str(exc), **details,
-                            note="readings are kept and retried; next message when it works again")
+            self._log.error(
+                "write failed",
+                error=str(exc),
+                **details,
+                note="readings are kept and retried; next message when it works again",
+            )
         elif now - self._last_reminder >= REMINDER_EVERY:
             self._last_reminder = now
-            self._log.warning("InfluxDB still unavailable", since_s=round(now - self._outage_since),
-                              error=str(exc), **details)
+            self._log.warning(
+                "InfluxDB still unavailable",
+                since_s=round(now - self._outage_since),
+                error=str(exc),
+                **details,
+            )
 
     def _on_success(self, count: int) -> None:
         if self._outage_since is not None:
             outage = time.monotonic() - self._outage_since
             self._outage_since = None
-            self._log.info("InfluxDB back", after_s=round(outage), delivered=count,
-                           pending=self.buffer.qsize())
+            self._log.info(
+                "InfluxDB back", after_s=round(outage), delivered=count, pending=self.buffer.qsize()
+            )
 
     def _reject(self, reading: Reading, exc: SinkError) -> None:
         self.rejected += 1
-        self._log.error("point rejected", measurement=reading.measurement,
-                        time=reading.time.isoformat(), status=exc.status, reason=str(exc),
-                        note="InfluxDB will never accept this point; it was dropped")
+        self._log.error(
+            "point rejected",
+            measurement=reading.measurement,
+            time=reading.time.isoformat(),
+            status=exc.status,
+            reason=str(exc),
+            note="InfluxDB will never accept this point; it was dropped",
+        )

@@ -164,7 +164,9 @@ def encode_value(value: Scalar | Sentinel | DeviceError, vtype: ValueType | None
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{vtype}_ encodes an integer, got {value!r}")
     bits = INT_BITS[vtype]
-    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if vtype in SIGNED else (0, (1 << bits) - 1)
+    low, high = (
+        (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if vtype in SIGNED else (0, (1 << bits) - 1)
+    )
     if not low <= value <= high:
         raise ValueError(f"{value} does not fit {vtype}_ ({low}..{high})")
     return f"{vtype}_{value & ((1 << bits) - 1):0{bits // 4}X}"

@@ -18,8 +18,8 @@ from collector.reading import FieldValue
 from collector.sources.senec_local.codec import (
     DecodedOrArray,
     DeviceError,
-    Sentinel,
     Sections,
+    Sentinel,
     ValueDecodeError,
     decode,
 )
@@ -86,7 +86,11 @@ class Values:
             return None
         result: list[float] = []
         for index, item in enumerate(value[:count]):
-            if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            if (
+                isinstance(item, bool)
+                or not isinstance(item, int | float)
+                or not math.isfinite(item)
+            ):
                 self.problems[key] = f"entry {index} is {_shown(item)}, not a number"
                 return None
             result.append(item)
@@ -130,8 +134,11 @@ def decode_answer(answer: Sections, keys: Iterable[str]) -> Values:
         except ValueDecodeError as exc:
             values.problems[key] = str(exc)
             continue
-        bad = [item for item in (decoded if isinstance(decoded, list) else [decoded])
-               if isinstance(item, Sentinel | DeviceError)]
+        bad = [
+            item
+            for item in (decoded if isinstance(decoded, list) else [decoded])
+            if isinstance(item, Sentinel | DeviceError)
+        ]
         if bad:
             values.problems[key] = _shown(bad[0])
             continue
@@ -308,4 +315,3 @@ def compute_fields(
 
 def state_code_of(values: Values) -> int | None:
     return _state_code(values)
-

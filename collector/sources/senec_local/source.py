@@ -63,8 +63,12 @@ def tls_context(settings: SenecLocalSettings) -> ssl.SSLContext | bool:
 class SenecLocalSource:
     name = "senec-local"
 
-    def __init__(self, settings: SenecLocalSettings, measurement: str,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: SenecLocalSettings,
+        measurement: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.settings = settings
         self.interval = settings.interval
         self.timeout = settings.effective_timeout
@@ -93,8 +97,11 @@ class SenecLocalSource:
     def describe(self) -> str:
         tls = ""
         if self.settings.scheme == "https":
-            tls = ", certificate checked against SENEC_CA_FILE" if self.settings.ca_file else \
-                ", certificate not verified (self-signed)"
+            tls = (
+                ", certificate checked against SENEC_CA_FILE"
+                if self.settings.ca_file
+                else ", certificate not verified (self-signed)"
+            )
         return f"SENEC at {self.settings.base_url}{tls}"
 
     async def aclose(self) -> None:
@@ -111,10 +118,10 @@ class SenecLocalSource:
         values = decode_answer(answer, self._keys)
 
         code = state_code_of(values) if "current_state" in self.fields else None
-        if code is not None and not self.states.knows(code):
-            if time.monotonic() - self._unknown_asked >= UNKNOWN_STATE_RETRY:
-                self._unknown_asked = time.monotonic()
-                self._states_due = 0.0
+        unknown = code is not None and not self.states.knows(code)
+        if unknown and time.monotonic() - self._unknown_asked >= UNKNOWN_STATE_RETRY:
+            self._unknown_asked = time.monotonic()
+            self._states_due = 0.0
         if "current_state" in self.fields and time.monotonic() >= self._states_due:
             await self._refresh_states()
 
@@ -165,8 +172,11 @@ class SenecLocalSource:
             if not self._states_failed:
                 self._states_failed = True
                 self._log.warning(
-                    "state names not readable from the device", file=path, error=str(exc),
-                    using=f"{self.states.origin} names", retry_in_s=round(self._states_retry),
+                    "state names not readable from the device",
+                    file=path,
+                    error=str(exc),
+                    using=f"{self.states.origin} names",
+                    retry_in_s=round(self._states_retry),
                 )
             self._states_retry = min(self._states_retry * 2, STATE_NAMES_RETRY_MAX)
             return
@@ -174,8 +184,12 @@ class SenecLocalSource:
         self._states_due = time.monotonic() + STATE_NAMES_REFRESH
         self._states_retry = STATE_NAMES_RETRY_FIRST
         self._states_failed = False
-        self._log.info("state names read from the device", file=path, names=len(names),
-                       language=self.settings.language)
+        self._log.info(
+            "state names read from the device",
+            file=path,
+            names=len(names),
+            language=self.settings.language,
+        )
 
     # --- problems --------------------------------------------------------------------------
 
@@ -184,8 +198,9 @@ class SenecLocalSource:
         self.problem_count += len(problems)
         for key, problem in problems.items():
             if self.problems.get(key) != problem:
-                self._log.warning("value unusable, fields from it are left out", variable=key,
-                                  problem=problem)
+                self._log.warning(
+                    "value unusable, fields from it are left out", variable=key, problem=problem
+                )
         for key in set(self.problems) - set(problems):
             self._log.info("value usable again", variable=key)
         self.problems = dict(problems)

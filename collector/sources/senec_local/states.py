@@ -15,7 +15,11 @@ from typing import Literal
 
 Language = Literal["de", "en", "it"]
 
-LANGUAGE_FILES: dict[Language, str] = {"de": "/js/DE-de.js", "en": "/js/EN-en.js", "it": "/js/IT-it.js"}
+LANGUAGE_FILES: dict[Language, str] = {
+    "de": "/js/DE-de.js",
+    "en": "/js/EN-en.js",
+    "it": "/js/IT-it.js",
+}
 
 # States in which the system works as intended (the SOLECTRUS rule for `current_state_ok`).
 OK_STATES = frozenset({13, 14, 15, 16, 17, 18, 21, 54, 56, 88, 89})

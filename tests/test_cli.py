@@ -1,0 +1,240 @@
+"""The command line: configuration errors one by one, check, simulate, healthcheck."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from collector.simulators.senec import SenecDevice, SenecSimulator
+from tests.harness import clean_environment, senec_settings
+
+MINIMAL = {
+    "SENEC_HOST": "192.0.2.10",
+    "INFLUX_HOST": "influxdb",
+    "INFLUX_ORG": "home",
+    "INFLUX_BUCKET": "solar",
+    "INFLUX_TOKEN": "t0ken",
+}
+
+
+def collector(
+    tmp_path: Path, env: dict[str, str], *args: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "collector", *args],
+        cwd=tmp_path,
+        env=clean_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def without(name: str) -> dict[str, str]:
+    return {k: v for k, v in MINIMAL.items() if k != name}
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (without("SENEC_HOST"), "no source configured: set SENEC_HOST"),
+        ({**MINIMAL, "SENEC_HOST": "https://192.0.2.10"}, "SENEC_HOST: give only the host name"),
+        ({**MINIMAL, "SENEC_HOST": "192.0.2.10:http"}, "SENEC_HOST: the port after ':'"),
+        ({**MINIMAL, "SENEC_SCHEMA": "ftp"}, "SENEC_SCHEMA: must be 'https' or 'http'"),
+        (
+            {**MINIMAL, "SENEC_INTERVAL": "0.5"},
+            "SENEC_INTERVAL: must be greater than or equal to 1",
+        ),
+        ({**MINIMAL, "SENEC_INTERVAL": "often"}, "SENEC_INTERVAL: must be a valid number"),
+        (
+            {**MINIMAL, "SENEC_INTERVAL": "5", "SENEC_TIMEOUT": "5"},
+            "SENEC_TIMEOUT: must be shorter than SENEC_INTERVAL",
+        ),
+        ({**MINIMAL, "SENEC_LANGUAGE": "fr"}, "SENEC_LANGUAGE: must be 'de', 'en' or 'it'"),
+        ({**MINIMAL, "SENEC_IGNORE": "house_power,bogus"}, "SENEC_IGNORE: unknown field bogus"),
+        ({**MINIMAL, "SENEC_CA_FILE": "/nonexistent/ca.pem"}, "SENEC_CA_FILE: no such file"),
+        (
+            {**MINIMAL, "SENEC_SCHEMA": "http", "SENEC_CA_FILE": "/etc/hostname"},
+            "SENEC_CA_FILE: only makes sense with SENEC_SCHEMA=https",
+        ),
+        (without("INFLUX_HOST"), "INFLUX_HOST: is required (or give the whole INFLUX_URL)"),
+        ({**MINIMAL, "INFLUX_URL": "influxdb:8086"}, "INFLUX_URL: must look like http://"),
+        ({**MINIMAL, "INFLUX_URL": "http://u:p@influxdb:8086"}, "INFLUX_URL: must not contain"),
+        ({**MINIMAL, "INFLUX_PORT": "99999"}, "INFLUX_PORT: must be less than or equal to 65535"),
+        (without("INFLUX_BUCKET"), "INFLUX_BUCKET: is required"),
+        (without("INFLUX_ORG"), "INFLUX_ORG: is required with INFLUX_API=v2"),
+        ({**MINIMAL, "INFLUX_API": "v3"}, "INFLUX_API: must be 'v2' or 'v1'"),
+        (
+            {**MINIMAL, "INFLUX_API": "v1"},
+            "INFLUX_TOKEN: with INFLUX_API=v1 it must be user:password",
+        ),
+        ({**MINIMAL, "INFLUX_MEASUREMENT": " "}, "INFLUX_MEASUREMENT: must not be empty"),
+        ({**MINIMAL, "INFLUX_TIMEOUT": "-1"}, "INFLUX_TIMEOUT: must be greater than 0"),
+        (
+            {**MINIMAL, "LOG_LEVEL": "loud"},
+            "LOG_LEVEL: must be 'debug', 'info', 'warning' or 'error'",
+        ),
+        ({**MINIMAL, "LOG_FORMAT": "xml"}, "LOG_FORMAT: must be 'console' or 'json'"),
+        (
+            {**without("INFLUX_TOKEN"), "INFLUX_TOKEN_FILE": "/nonexistent/token"},
+            "INFLUX_TOKEN_FILE: cannot read /nonexistent/token",
+        ),
+        (
+            {**MINIMAL, "INFLUX_TOKEN_FILE": "/etc/hostname"},
+            "INFLUX_TOKEN: set either INFLUX_TOKEN or INFLUX_TOKEN_FILE, not both",
+        ),
+    ],
+)
+def test_each_configuration_error_is_one_line_and_exit_2(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    result = collector(tmp_path, env)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"configuration error: {line}" + lines[0].split(line, 1)[1]]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_several_problems_are_all_reported(tmp_path: Path) -> None:
+    result = collector(tmp_path, {"SENEC_INTERVAL": "0", "INFLUX_API": "v3", "LOG_FORMAT": "xml"})
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 3
+
+
+def test_a_dotenv_file_is_read_and_secrets_stay_secret(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "SENEC_HOST=127.0.0.1:1\nINFLUX_TOKEN=dotenv-secret-7\nSENEC_INTERVAL=0\n"
+    )
+    result = collector(tmp_path, {})
+    assert result.returncode == 2
+    assert "SENEC_INTERVAL" in result.stderr
+    assert "dotenv-secret-7" not in result.stderr + result.stdout
+
+
+def test_token_from_a_file_and_a_low_interval_warning(tmp_path: Path) -> None:
+    from collector.config import load_config
+
+    token = tmp_path / "token"
+    token.write_text("file-token\n")
+    saved = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(
+            clean_environment(
+                **without("INFLUX_TOKEN"), INFLUX_TOKEN_FILE=str(token), SENEC_INTERVAL="2"
+            )
+        )
+        cwd = os.getcwd()
+        os.chdir(tmp_path)
+        try:
+            config = load_config()
+        finally:
+            os.chdir(cwd)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert config.influx is not None
+    assert config.influx.token is not None
+    assert config.influx.token.get_secret_value() == "file-token"
+    assert "file-token" not in repr(config)
+    assert config.senec is not None
+    assert config.senec.effective_timeout == pytest.approx(1.6)
+    assert "SENEC_INTERVAL is 2 s" in config.warnings[0]
+
+
+@pytest.fixture
+def simulator() -> Iterator[SenecSimulator]:
+    sim = SenecSimulator(SenecDevice(), tls=True).start()
+    yield sim
+    sim.stop()
+
+
+def test_check_prints_line_protocol_and_exits_0(tmp_path: Path, simulator: SenecSimulator) -> None:
+    result = collector(tmp_path, {**senec_settings(simulator), "LOG_FORMAT": "json"}, "check")
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.strip().splitlines()
+    assert line.startswith('SENEC application_version="0826",')
+    assert "house_power=" in line
+    assert "current_state=" in line
+    assert '"event": "reading"' in result.stderr  # logs go to stderr in check mode
+
+
+def test_check_exits_1_when_a_source_does_not_answer(tmp_path: Path) -> None:
+    from tests.servers import free_port
+
+    result = collector(tmp_path, {"SENEC_HOST": f"127.0.0.1:{free_port()}"}, "check")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "poll failed" in result.stderr
+    assert "cannot connect" in result.stderr
+
+
+def test_check_says_when_the_certificate_does_not_match_the_ca(
+    tmp_path: Path, simulator: SenecSimulator
+) -> None:
+    other = SenecSimulator(SenecDevice(), tls=True)  # a different CA
+    ca = tmp_path / "other-ca.pem"
+    ca.write_bytes(other.ca_pem or b"")
+    other.server.server_close()
+    result = collector(tmp_path, {**senec_settings(simulator, ca)}, "check")
+    assert result.returncode == 1
+    assert "TLS handshake" in result.stderr
+    assert "SENEC_CA_FILE" in result.stderr
+
+
+def test_simulate_command_serves_plain_http(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "simulate",
+            "senec",
+            "--http",
+            "--port",
+            "0",
+            "--utc-offset",
+            "-300",
+        ],
+        cwd=tmp_path,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert banner.startswith("SENEC simulator listening on http://127.0.0.1:")
+        address = banner.split("http://", 1)[1].split()[0]
+        before = int(time.time())
+        result = collector(tmp_path, {"SENEC_HOST": address, "SENEC_SCHEMA": "http"}, "check")
+        assert result.returncode == 0, result.stderr
+        stamp = int(result.stdout.strip().rsplit(" ", 1)[1])
+        assert before - 1 <= stamp <= int(time.time()) + 1  # negative UTC offset handled
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+
+
+def test_healthcheck(tmp_path: Path) -> None:
+    from collector.health import SourceHealth, check_health, write_health
+
+    data = tmp_path / "data"
+    result = collector(tmp_path, {"DATA_DIR": str(data)}, "healthcheck")
+    assert result.returncode == 1
+    assert "not running" in result.stderr
+    data.mkdir()
+    now = time.time()
+    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 2)], 0)
+    result = collector(tmp_path, {"DATA_DIR": str(data)}, "healthcheck")
+    assert result.returncode == 0, result.stderr
+    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 95)], 0)
+    assert check_health(data, now) == ["senec-local: no reading for 95 s (limit 60 s)"]
+    assert check_health(data, now + 200)[0].startswith("the collector has not updated")

@@ -1,0 +1,82 @@
+"""The Dockerfile and the compose file, checked offline (no Docker engine here)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.harness import ROOT
+
+
+def _tool(name: str) -> str:
+    candidates = [Path(sys.executable).parent / name, shutil.which(name)]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise AssertionError(f"{name} is not installed (scripts/test installs it)")
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run(
+        [_tool("hadolint"), "--failure-threshold", "info", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_runs_as_non_root_with_a_healthcheck() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "\nUSER 10001\n" in text
+    assert "HEALTHCHECK" in text
+    assert '"collector", "healthcheck"' in text
+
+
+def test_compose_file_validates_with_the_example_environment() -> None:
+    result = subprocess.run(
+        [_tool("docker-compose"), "--env-file", ".env.example", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    config = result.stdout
+    assert "condition: service_healthy" in config
+    assert "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN: change-me-to-a-long-random-token" in config
+    assert "SENEC_HOST: 192.168.178.29" in config
+
+
+def test_compose_file_refuses_a_missing_senec_host(tmp_path: Path) -> None:
+    env = tmp_path / "env"
+    env.write_text(
+        "\n".join(
+            line
+            for line in (ROOT / ".env.example").read_text().splitlines()
+            if not line.startswith("SENEC_HOST=")
+        )
+    )
+    result = subprocess.run(
+        [_tool("docker-compose"), "--env-file", str(env), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "set SENEC_HOST in .env" in result.stderr
+
+
+def test_env_example_documents_every_setting() -> None:
+    from collector.config import InfluxSettings, LogSettings, RuntimeSettings, SenecLocalSettings
+
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for model in (SenecLocalSettings, InfluxSettings, LogSettings, RuntimeSettings):
+        prefix = model.model_config.get("env_prefix", "")
+        for name, info in model.model_fields.items():
+            alias = info.validation_alias
+            variable = alias if isinstance(alias, str) else f"{prefix}{name}".upper()
+            assert variable in example, variable
+            assert f"`{variable}`" in readme, variable
