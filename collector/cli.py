@@ -7,9 +7,13 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from collector import __version__
 from collector.errors import ConfigError, SourceError
+
+if TYPE_CHECKING:
+    from collector.config import Config
 
 EXIT_CONFIG = 2
 
@@ -74,13 +78,11 @@ def _with_config(command: str) -> int:
     return asyncio.run(run_daemon(config))
 
 
-async def _check(config: object) -> int:
-    from collector.config import Config
+async def _check(config: Config) -> int:
     from collector.daemon import build_sources
     from collector.logging import get_logger
     from collector.sinks.line_protocol import to_line
 
-    assert isinstance(config, Config)
     log = get_logger()
     for warning in config.warnings:
         log.warning("configuration", note=warning)

@@ -1,6 +1,6 @@
 """The daemon's heartbeat file and `collector healthcheck`, which reads it.
 
-The daemon rewrites DATA_DIR/health.json after every reading and every few seconds. The check
+The daemon rewrites DATA_DIR/health.json every HEARTBEAT_EVERY seconds. The check
 fails when the file is stale (the daemon hangs or is gone) or when a source has produced no
 reading for several intervals, and says which.
 """
