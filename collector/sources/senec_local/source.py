@@ -141,9 +141,7 @@ class SenecLocalSource:
         try:
             async with asyncio.timeout(self.timeout):
                 response = await self._client.request(method, path, content=body)
-        except TimeoutError:
-            raise DeviceUnreachable(f"no answer from {url} within {self.timeout:g} s") from None
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             raise DeviceUnreachable(f"no answer from {url} within {self.timeout:g} s") from None
         except httpx.ConnectError as exc:
             raise DeviceUnreachable(_connect_problem(url, exc, self.settings)) from None
