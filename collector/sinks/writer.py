@@ -63,9 +63,10 @@ class Writer:
 
     async def run(self) -> None:
         while True:
-            batch = await self._next_batch()
-            if not batch:
+            first = await self._next_reading()
+            if first is None:
                 return
+            batch = [first]  # _write adds whatever else is waiting
             try:
                 delivered = await self._deliver(batch)
             finally:
@@ -79,29 +80,27 @@ class Writer:
                 )
                 return
 
-    async def _next_batch(self) -> list[Reading]:
+    async def _next_reading(self) -> Reading | None:
+        """Wait for a reading; None once shutdown has begun and nothing is buffered."""
         if self.buffer.empty():
             if self._shutdown.is_set():
-                return []
+                return None
             getter = asyncio.ensure_future(self.buffer.get())
             stopper = asyncio.ensure_future(self._shutdown.wait())
             await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
             if not getter.done():
                 getter.cancel()
-                return []
-            batch = [getter.result()]
-        else:
-            batch = [self.buffer.get_nowait()]
-        while len(batch) < self.batch_size and not self.buffer.empty():
-            batch.append(self.buffer.get_nowait())
-        return batch
+                return None
+            reading: Reading = getter.result()
+            return reading
+        return self.buffer.get_nowait()
 
     async def _deliver(self, batch: list[Reading]) -> bool:
         """Write a batch; False when shutdown came before the database took it.
 
-        While a write is retried, readings that arrive join the batch (up to the batch size),
-        so that the first write after an outage delivers the backlog at once.
+        Before every attempt, readings waiting in the buffer join the batch (up to the batch
+        size), so that the first write after an outage delivers the backlog at once.
         """
         try:
             await self._write(batch, grow=True)
