@@ -33,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
         "(exit 0 if every source answered, 1 otherwise)",
     )
     commands.add_parser("healthcheck", help="exit 0 if the running collector is healthy")
+    queue = commands.add_parser(
+        "queue",
+        help="show the on-disk queue: pending and rejected readings "
+        "(`queue retry-rejected` puts rejected readings back)",
+    )
+    queue.add_argument(
+        "action", nargs="?", choices=["show", "retry-rejected"], default="show", metavar="ACTION"
+    )
+    queue.add_argument("--json", action="store_true", help="print the figures as JSON")
     simulate = commands.add_parser("simulate", help="run a fake device")
     devices = simulate.add_subparsers(dest="device", metavar="DEVICE", required=True)
     from collector.simulators.senec import add_arguments
@@ -50,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_from_arguments(args)
     if command == "healthcheck":
         return _healthcheck()
+    if command == "queue":
+        return _queue(args.action, as_json=args.json)
     return _with_config(command)
 
 
@@ -102,18 +113,107 @@ async def _check(config: Config) -> int:
 
 
 def _healthcheck() -> int:
-    from collector.config import RuntimeSettings
     from collector.health import check_health
 
-    try:
-        runtime = RuntimeSettings()
-    except Exception as exc:  # configuration broken: unhealthy, said in one line
-        print(f"unhealthy: configuration: {exc}", file=sys.stderr)
+    data_dir = _data_dir()
+    if isinstance(data_dir, str):
+        print(f"unhealthy: {data_dir}", file=sys.stderr)
         return 1
-    problems = check_health(Path(runtime.data_dir))
+    problems = check_health(data_dir)
     if problems:
         for problem in problems:
             print(f"unhealthy: {problem}", file=sys.stderr)
         return 1
     print("healthy")
     return 0
+
+
+def _data_dir() -> Path | str:
+    """DATA_DIR from the environment, or the reason it cannot be read."""
+    from collector.config import RuntimeSettings
+
+    try:
+        return Path(RuntimeSettings().data_dir)
+    except Exception as exc:  # configuration broken: said in one line
+        return f"configuration: {exc}"
+
+
+def _queue(action: str, *, as_json: bool) -> int:
+    import json
+    import time
+
+    from collector.queue import QUEUE_FILE, QueueError, iso, open_existing
+
+    data_dir = _data_dir()
+    if isinstance(data_dir, str):
+        print(f"queue: {data_dir}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        store = open_existing(data_dir / QUEUE_FILE)
+    except QueueError as exc:
+        print(f"queue: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if action == "retry-rejected":
+            moved = store.retry_rejected()
+            print(
+                f"put {moved} rejected reading{'s' if moved != 1 else ''} back in the queue; "
+                "the collector delivers them with its next batch"
+            )
+            return 0
+        stats = store.stats()
+    finally:
+        store.close()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "path": stats.path,
+                    "size_bytes": stats.size_bytes,
+                    "pending": stats.pending,
+                    "rejected": stats.rejected,
+                    "oldest_pending": iso(stats.oldest_time),
+                    "oldest_queued": iso(stats.oldest_queued),
+                    "rejected_reasons": [
+                        {
+                            "reason": group.reason,
+                            "status": group.status,
+                            "count": group.count,
+                            "first": iso(group.first_time),
+                            "last": iso(group.last_time),
+                        }
+                        for group in stats.rejected_groups
+                    ],
+                }
+            )
+        )
+        return 0
+    print(f"queue     {stats.path} ({stats.size_bytes / 1024 / 1024:.1f} MB)")
+    if stats.pending:
+        waited = time.time() - (stats.oldest_queued or time.time())
+        print(
+            f"pending   {stats.pending} readings, oldest from {iso(stats.oldest_time)} "
+            f"(queued {_ago(waited)} ago)"
+        )
+    else:
+        print("pending   0 readings (everything is in InfluxDB)")
+    print(f"rejected  {stats.rejected} readings")
+    for group in stats.rejected_groups:
+        span = str(iso(group.first_time))
+        if group.last_time != group.first_time:
+            span += f" .. {iso(group.last_time)}"
+        print(f"          {group.count} x {group.reason} ({span})")
+    if stats.rejected:
+        print("          `collector queue retry-rejected` puts them back in the queue")
+    return 0
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

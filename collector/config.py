@@ -151,9 +151,43 @@ class LogSettings(_Settings):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """`30d`, `12h`, `90m`, `45s` or a plain number of seconds, as seconds."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError("must be a duration such as 30d, 12h, 90m, 45s (or seconds)")
+        return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    return value
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact form of a duration: 2592000 -> 30d, 5400 -> 90m, 7.5 -> 7.5s."""
+    for unit in ("d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 class RuntimeSettings(_Settings):
     data_dir: Path = Path("data")
     shutdown_grace: float = Field(5.0, ge=0, le=60)
+    buffer_max_age: float = Field(30 * 86400.0, gt=0)
+    buffer_max_mb: float = Field(500.0, gt=0)
+    health_backlog_growing: float = Field(600.0, gt=0)
+
+    _durations = field_validator("buffer_max_age", "health_backlog_growing", mode="before")(
+        parse_duration
+    )
+
+    @property
+    def buffer_max_bytes(self) -> int:
+        return int(self.buffer_max_mb * 1024 * 1024)
 
 
 # --- loading -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The running collector: sources → buffer → writer, until SIGTERM or SIGINT."""
+"""The running collector: sources → durable queue → writer, until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -10,16 +10,20 @@ import sys
 import time
 
 from collector import __version__
-from collector.config import Config
-from collector.health import HEARTBEAT_EVERY, SourceHealth, write_health
+from collector.config import Config, format_duration
+from collector.health import (
+    HEARTBEAT_EVERY,
+    BacklogTrend,
+    QueueHealth,
+    SourceHealth,
+    write_health,
+)
 from collector.logging import get_logger
 from collector.loop import PollLoop
-from collector.reading import Reading
+from collector.queue import QUEUE_FILE, DurableQueue, QueueStore, iso
 from collector.sinks import make_sink
 from collector.sinks.writer import Writer
 from collector.sources import Source
-
-BUFFER_LIMIT = 100_000  # readings held in memory while InfluxDB is away (about a week at 5 s)
 
 
 def build_sources(config: Config) -> list[Source]:
@@ -32,32 +36,10 @@ def build_sources(config: Config) -> list[Source]:
     return sources
 
 
-class Buffer:
-    """In-memory buffer between the sources and the writer; drops the oldest when full."""
-
-    def __init__(self, limit: int = BUFFER_LIMIT) -> None:
-        self.queue: asyncio.Queue[Reading] = asyncio.Queue()
-        self.limit = limit
-        self.dropped = 0
-        self._log = get_logger(component="buffer")
-
-    async def put(self, reading: Reading) -> None:
-        if self.queue.qsize() >= self.limit:
-            oldest = self.queue.get_nowait()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                self._log.warning(
-                    "buffer full, dropping the oldest readings",
-                    limit=self.limit,
-                    dropped=self.dropped,
-                    oldest=oldest.time.isoformat(),
-                )
-        self.queue.put_nowait(reading)
-
-
 async def run_daemon(config: Config) -> int:
     log = get_logger()
     assert config.influx is not None
+    runtime = config.runtime
     sink = make_sink(config.influx)
     sources = build_sources(config)
     log.info(
@@ -79,17 +61,31 @@ async def run_daemon(config: Config) -> int:
     for warning in config.warnings:
         log.warning("configuration", note=warning)
 
-    data_dir = config.runtime.data_dir
-    try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        log.error(
-            "cannot create DATA_DIR; health checks will fail", path=str(data_dir), error=str(exc)
+    store = QueueStore(
+        runtime.data_dir / QUEUE_FILE,
+        max_age=runtime.buffer_max_age,
+        max_bytes=runtime.buffer_max_bytes,
+    )
+    queue = DurableQueue(store)
+    if await queue.open():
+        log.info(
+            "queue",
+            path=str(store.path),
+            pending=store.pending,
+            rejected=store.rejected,
+            max_age=format_duration(runtime.buffer_max_age),
+            max_mb=runtime.buffer_max_mb,
         )
+        if store.pending:
+            oldest = await queue.peek(1)
+            log.info(
+                "delivering readings from before the start",
+                pending=store.pending,
+                oldest=iso(oldest[0].time) if oldest else None,
+            )
 
-    buffer = Buffer()
-    writer = Writer(sink, buffer.queue)
-    loops = [PollLoop(source, buffer.put) for source in sources]
+    writer = Writer(sink, queue)
+    loops = [PollLoop(source, queue.append) for source in sources]
     stop = asyncio.Event()
     running = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -98,27 +94,39 @@ async def run_daemon(config: Config) -> int:
     started = time.time()
     writer_task = asyncio.create_task(writer.run(), name="writer")
     poll_tasks = [asyncio.create_task(poll.run(stop), name=poll.source.name) for poll in loops]
+    trend = BacklogTrend()
     health_failed = False
     while not stop.is_set():
+        pending = queue.pending
+        trend.update(pending, time.time())
         try:
             write_health(
-                data_dir,
+                runtime.data_dir,
                 started,
                 [SourceHealth(p.source.name, p.source.interval, p.last_reading_at) for p in loops],
-                writer.pending,
+                QueueHealth(
+                    pending=pending,
+                    on_disk=store.on_disk,
+                    error=store.error,
+                    growing_since=trend.growing_since(pending),
+                    write_error=writer.last_error,
+                ),
+                runtime.health_backlog_growing,
             )
             health_failed = False
         except OSError as exc:
             if not health_failed:
-                log.error("cannot write the health file", path=str(data_dir), error=str(exc))
+                log.error(
+                    "cannot write the health file", path=str(runtime.data_dir), error=str(exc)
+                )
             health_failed = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_EVERY)
         if writer_task.done():  # the writer never ends on its own: a bug, do not hide it
             writer_task.result()
 
-    grace = config.runtime.shutdown_grace
-    log.info("stopping", pending=writer.pending, grace_s=grace)
+    grace = runtime.shutdown_grace
+    log.info("stopping", pending=queue.pending, grace_s=grace)
     for task in poll_tasks:
         task.cancel()
     await asyncio.gather(*poll_tasks, return_exceptions=True)
@@ -127,11 +135,22 @@ async def run_daemon(config: Config) -> int:
     for source in sources:
         await source.aclose()
     await sink.aclose()
+    in_memory = store.in_memory
+    left = queue.pending
+    await queue.close()
+    if in_memory:
+        log.warning(
+            "shutdown: readings lost",
+            readings=in_memory,
+            reason="they were held in memory because the queue could not be written",
+            error=store.error,
+        )
     log.info(
         "stopped",
         readings=sum(p.readings for p in loops),
         delivered=writer.delivered,
         rejected=writer.rejected,
+        left_in_queue=left - in_memory,
         failed_polls=sum(p.failed_polls for p in loops),
     )
     sys.stdout.flush()

@@ -1,14 +1,21 @@
 """The daemon's heartbeat file and `collector healthcheck`, which reads it.
 
-The daemon rewrites DATA_DIR/health.json every HEARTBEAT_EVERY seconds. The check
-fails when the file is stale (the daemon hangs or is gone) or when a source has produced no
-reading for several intervals, and says which.
+The daemon rewrites DATA_DIR/health.json every HEARTBEAT_EVERY seconds (or, when DATA_DIR
+cannot be written, a file named after DATA_DIR in the temporary directory). The check fails,
+saying which, when:
+
+- the file is stale (the daemon hangs or is gone);
+- a source has produced no reading for several intervals;
+- the backlog has kept growing for longer than HEALTH_BACKLOG_GROWING (InfluxDB is away);
+- the queue cannot be written, so readings are held in memory only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,33 +34,116 @@ class SourceHealth:
     last_reading: float | None
 
 
-def write_health(data_dir: Path, started: float, sources: list[SourceHealth], pending: int) -> None:
+@dataclass
+class QueueHealth:
+    pending: int
+    on_disk: bool
+    error: str | None
+    growing_since: float | None  # wall clock; None when the backlog is not growing
+    write_error: str | None
+
+
+class BacklogTrend:
+    """Since when the backlog has not shrunk below its lowest level (None: it is not growing).
+
+    Fed at every heartbeat. An empty queue resets it; so does a level below the lowest seen
+    since it started, which means the writer is making net progress.
+    """
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.lowest = 0
+
+    def update(self, pending: int, now: float) -> None:
+        if pending == 0:
+            self.since = None
+        elif self.since is None or pending < self.lowest:
+            self.since = now
+            self.lowest = pending
+
+    def growing_since(self, pending: int) -> float | None:
+        return self.since if self.since is not None and pending > self.lowest else None
+
+
+def fallback_path(data_dir: Path) -> Path:
+    """Where the heartbeat goes when DATA_DIR cannot be written (named after DATA_DIR)."""
+    key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"collector-health-{key}.json"
+
+
+def write_health(
+    data_dir: Path,
+    started: float,
+    sources: list[SourceHealth],
+    queue: QueueHealth,
+    backlog_limit: float,
+) -> Path:
+    """Write the heartbeat; returns where it went. OSError if neither place can be written."""
     document = {
         "pid": os.getpid(),
         "updated": time.time(),
         "started": started,
-        "pending": pending,
         "sources": [
             {"name": s.name, "interval": s.interval, "last_reading": s.last_reading}
             for s in sources
         ],
+        "queue": {
+            "pending": queue.pending,
+            "on_disk": queue.on_disk,
+            "error": queue.error,
+            "growing_since": queue.growing_since,
+            "write_error": queue.write_error,
+            "backlog_limit": backlog_limit,
+        },
     }
-    target = data_dir / HEALTH_FILE
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document), encoding="utf-8")
+    text = json.dumps(document)
+    try:
+        _replace(data_dir / HEALTH_FILE, text)
+        return data_dir / HEALTH_FILE
+    except OSError:
+        target = fallback_path(data_dir)
+        _replace(target, text)
+        return target
+
+
+def _replace(target: Path, text: str) -> None:
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(target)
+
+
+def _newest_document(data_dir: Path) -> tuple[Path, dict[str, Any]] | str:
+    found: list[tuple[float, Path, dict[str, Any]]] = []
+    errors: list[str] = []
+    for path in (data_dir / HEALTH_FILE, fallback_path(data_dir)):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            errors.append(f"cannot read {path}: {exc}")
+            continue
+        if isinstance(document, dict):
+            found.append((float(document.get("updated", 0)), path, document))
+    if not found:
+        return (
+            errors[0]
+            if errors
+            else (
+                f"no {data_dir / HEALTH_FILE}: the collector is not running (or DATA_DIR differs)"
+            )
+        )
+    _, path, document = max(found, key=lambda entry: entry[0])
+    return path, document
 
 
 def check_health(data_dir: Path, now: float | None = None) -> list[str]:
     """Problems found; an empty list means healthy."""
     now = time.time() if now is None else now
-    path = data_dir / HEALTH_FILE
-    try:
-        document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return [f"no {path}: the collector is not running (or DATA_DIR differs)"]
-    except (OSError, ValueError) as exc:
-        return [f"cannot read {path}: {exc}"]
+    newest = _newest_document(data_dir)
+    if isinstance(newest, str):
+        return [newest]
+    path, document = newest
     problems: list[str] = []
     age = now - float(document.get("updated", 0))
     if age > HEARTBEAT_EVERY * 6:
@@ -66,4 +156,18 @@ def check_health(data_dir: Path, now: float | None = None) -> list[str]:
         if since > limit:
             what = "no reading yet" if last is None else "no reading"
             problems.append(f"{source['name']}: {what} for {since:.0f} s (limit {limit:.0f} s)")
+    queue = document.get("queue") or {}
+    if queue.get("on_disk") is False:
+        problems.append(
+            f"queue not on disk, readings held in memory only: {queue.get('error') or 'unknown'}"
+        )
+    growing = queue.get("growing_since")
+    limit = float(queue.get("backlog_limit") or 600.0)
+    if growing is not None and now - float(growing) > limit:
+        cause = queue.get("write_error")
+        problems.append(
+            f"backlog growing for {now - float(growing):.0f} s (limit {limit:.0f} s): "
+            f"{queue.get('pending', 0)} readings not yet in InfluxDB"
+            + (f"; last error: {cause}" if cause else "")
+        )
     return problems

@@ -39,7 +39,7 @@ class PollLoop:
     def __init__(
         self,
         source: Source,
-        emit: Callable[[Reading], Awaitable[None]],
+        emit: Callable[[Reading], Awaitable[bool]],
         *,
         max_backoff: float = 60.0,
     ) -> None:
@@ -76,8 +76,11 @@ class PollLoop:
         self._recovered()
         self.readings += 1
         self.last_reading_at = time.time()
-        await self.emit(reading)
-        self._log.info("reading", **self.source.summary(reading))
+        on_disk = await self.emit(reading)  # logged as collected only once it is queued
+        if on_disk:
+            self._log.info("reading", **self.source.summary(reading))
+        else:
+            self._log.info("reading", **self.source.summary(reading), on_disk=False)
 
     def _failed(self, exc: SourceError) -> None:
         self.failures += 1

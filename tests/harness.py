@@ -22,11 +22,35 @@ def clean_environment(**values: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SENEC_", "INFLUX_", "LOG_", "DATA_DIR", "SHUTDOWN_"))
+        if not k.startswith(
+            ("SENEC_", "INFLUX_", "LOG_", "DATA_DIR", "SHUTDOWN_", "BUFFER_", "HEALTH_")
+        )
     }
     env["PYTHONPATH"] = str(ROOT)
     env.update(values)
     return env
+
+
+def run_collector(
+    cwd: Path, env: dict[str, str], *args: str, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """`python -m collector [args]` to the end, with only `env`'s settings."""
+    return subprocess.run(
+        [sys.executable, "-m", "collector", *args],
+        cwd=cwd,
+        env=clean_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def queue_figures(data_dir: Path) -> dict[str, Any]:
+    """`collector queue --json` for this DATA_DIR."""
+    result = run_collector(data_dir.parent, {"DATA_DIR": str(data_dir)}, "queue", "--json")
+    assert result.returncode == 0, result.stderr
+    figures: dict[str, Any] = json.loads(result.stdout)
+    return figures
 
 
 def senec_settings(simulator: SenecSimulator, ca_file: Path | None = None) -> dict[str, str]:
@@ -87,6 +111,12 @@ class Collector:
 
     def wait_events(self, event: str, count: int = 1, timeout: float = 20.0) -> None:
         self.wait_for(lambda: len(self.named(event)) >= count, timeout, f"{count} x {event!r}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs (like a power cut, as far as the process knows)."""
+        self.process.kill()
+        self.process.wait(10)
+        self._log.close()
 
     def stop(self, timeout: float = 20.0) -> int:
         if self.process.poll() is None:

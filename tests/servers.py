@@ -155,6 +155,13 @@ class VictoriaMetrics(Server):
 
     def series(self, measurement: str) -> dict[str, dict[int, float]]:
         """field -> {unix second: value} for every `<measurement>_<field>` series."""
+        result: dict[str, dict[int, float]] = {}
+        for field, samples in self.samples(measurement).items():
+            result[field] = dict(samples)
+        return result
+
+    def samples(self, measurement: str) -> dict[str, list[tuple[int, float]]]:
+        """field -> every raw (unix second, value) sample, duplicates included."""
         httpx.get(self.url + "/internal/force_flush", timeout=10)
         response = httpx.get(
             self.url + "/api/v1/export",
@@ -162,13 +169,14 @@ class VictoriaMetrics(Server):
             timeout=10,
         )
         response.raise_for_status()
-        result: dict[str, dict[int, float]] = {}
+        result: dict[str, list[tuple[int, float]]] = {}
         for line in response.text.splitlines():
             if not line.strip():
                 continue
             item = json.loads(line)
             field = item["metric"]["__name__"][len(measurement) + 1 :]
-            values = result.setdefault(field, {})
-            for value, stamp in zip(item["values"], item["timestamps"], strict=True):
-                values[stamp // 1000] = value
+            result.setdefault(field, []).extend(
+                (stamp // 1000, value)
+                for value, stamp in zip(item["values"], item["timestamps"], strict=True)
+            )
         return result

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from collector.simulators.senec import SenecDevice, SenecSimulator
-from tests.harness import clean_environment, senec_settings
+from tests.harness import clean_environment, run_collector, senec_settings
 
 MINIMAL = {
     "SENEC_HOST": "192.0.2.10",
@@ -21,19 +21,6 @@ MINIMAL = {
     "INFLUX_BUCKET": "solar",
     "INFLUX_TOKEN": "t0ken",
 }
-
-
-def collector(
-    tmp_path: Path, env: dict[str, str], *args: str, timeout: float = 30
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "collector", *args],
-        cwd=tmp_path,
-        env=clean_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def without(name: str) -> dict[str, str]:
@@ -94,7 +81,7 @@ def without(name: str) -> dict[str, str]:
 def test_each_configuration_error_is_one_line_and_exit_2(
     tmp_path: Path, env: dict[str, str], line: str
 ) -> None:
-    result = collector(tmp_path, env)
+    result = run_collector(tmp_path, env)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines == [f"configuration error: {line}" + lines[0].split(line, 1)[1]]
@@ -103,7 +90,9 @@ def test_each_configuration_error_is_one_line_and_exit_2(
 
 
 def test_several_problems_are_all_reported(tmp_path: Path) -> None:
-    result = collector(tmp_path, {"SENEC_INTERVAL": "0", "INFLUX_API": "v3", "LOG_FORMAT": "xml"})
+    result = run_collector(
+        tmp_path, {"SENEC_INTERVAL": "0", "INFLUX_API": "v3", "LOG_FORMAT": "xml"}
+    )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 3
 
@@ -112,7 +101,7 @@ def test_a_dotenv_file_is_read_and_secrets_stay_secret(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
         "SENEC_HOST=127.0.0.1:1\nINFLUX_TOKEN=dotenv-secret-7\nSENEC_INTERVAL=0\n"
     )
-    result = collector(tmp_path, {})
+    result = run_collector(tmp_path, {})
     assert result.returncode == 2
     assert "SENEC_INTERVAL" in result.stderr
     assert "dotenv-secret-7" not in result.stderr + result.stdout
@@ -157,7 +146,7 @@ def simulator() -> Iterator[SenecSimulator]:
 
 
 def test_check_prints_line_protocol_and_exits_0(tmp_path: Path, simulator: SenecSimulator) -> None:
-    result = collector(tmp_path, {**senec_settings(simulator), "LOG_FORMAT": "json"}, "check")
+    result = run_collector(tmp_path, {**senec_settings(simulator), "LOG_FORMAT": "json"}, "check")
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.strip().splitlines()
     assert line.startswith('SENEC application_version="0826",')
@@ -169,7 +158,7 @@ def test_check_prints_line_protocol_and_exits_0(tmp_path: Path, simulator: Senec
 def test_check_exits_1_when_a_source_does_not_answer(tmp_path: Path) -> None:
     from tests.servers import free_port
 
-    result = collector(tmp_path, {"SENEC_HOST": f"127.0.0.1:{free_port()}"}, "check")
+    result = run_collector(tmp_path, {"SENEC_HOST": f"127.0.0.1:{free_port()}"}, "check")
     assert result.returncode == 1
     assert result.stdout == ""
     assert "poll failed" in result.stderr
@@ -183,7 +172,7 @@ def test_check_says_when_the_certificate_does_not_match_the_ca(
     ca = tmp_path / "other-ca.pem"
     ca.write_bytes(other.ca_pem or b"")
     other.server.server_close()
-    result = collector(tmp_path, {**senec_settings(simulator, ca)}, "check")
+    result = run_collector(tmp_path, {**senec_settings(simulator, ca)}, "check")
     assert result.returncode == 1
     assert "TLS handshake" in result.stderr
     assert "SENEC_CA_FILE" in result.stderr
@@ -214,7 +203,7 @@ def test_simulate_command_serves_plain_http(tmp_path: Path) -> None:
         assert banner.startswith("SENEC simulator listening on http://127.0.0.1:")
         address = banner.split("http://", 1)[1].split()[0]
         before = int(time.time())
-        result = collector(tmp_path, {"SENEC_HOST": address, "SENEC_SCHEMA": "http"}, "check")
+        result = run_collector(tmp_path, {"SENEC_HOST": address, "SENEC_SCHEMA": "http"}, "check")
         assert result.returncode == 0, result.stderr
         stamp = int(result.stdout.strip().rsplit(" ", 1)[1])
         assert before - 1 <= stamp <= int(time.time()) + 1  # negative UTC offset handled
@@ -224,17 +213,19 @@ def test_simulate_command_serves_plain_http(tmp_path: Path) -> None:
 
 
 def test_healthcheck(tmp_path: Path) -> None:
-    from collector.health import SourceHealth, check_health, write_health
+    from collector.health import QueueHealth, SourceHealth, check_health, write_health
+
+    queue = QueueHealth(pending=0, on_disk=True, error=None, growing_since=None, write_error=None)
 
     data = tmp_path / "data"
-    result = collector(tmp_path, {"DATA_DIR": str(data)}, "healthcheck")
+    result = run_collector(tmp_path, {"DATA_DIR": str(data)}, "healthcheck")
     assert result.returncode == 1
     assert "not running" in result.stderr
     data.mkdir()
     now = time.time()
-    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 2)], 0)
-    result = collector(tmp_path, {"DATA_DIR": str(data)}, "healthcheck")
+    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 2)], queue, 600)
+    result = run_collector(tmp_path, {"DATA_DIR": str(data)}, "healthcheck")
     assert result.returncode == 0, result.stderr
-    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 95)], 0)
+    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 95)], queue, 600)
     assert check_health(data, now) == ["senec-local: no reading for 95 s (limit 60 s)"]
     assert check_health(data, now + 200)[0].startswith("the collector has not updated")

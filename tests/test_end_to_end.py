@@ -326,9 +326,10 @@ def test_wrong_credentials_give_one_clear_line(
         assert "INFLUX_TOKEN" in failures[0]["error"]
         assert database in failures[0]["error"]
         assert "wrong-secret-42" not in collector.text()
-        warning = collector.named("shutdown: readings not written")
-        assert warning
-        assert warning[0]["readings"] >= 4
+        left = collector.named("shutdown: readings left in the queue")
+        assert left
+        assert left[0]["pending"] >= 4
+        assert collector.named("stopped")[0]["left_in_queue"] == left[0]["pending"]
     finally:
         server.stop()
 

@@ -1,11 +1,17 @@
-"""The writer: takes readings from the buffer in batches and writes them, with retries.
+"""The writer: delivers the queue to the database, oldest first, and deletes what it confirmed.
 
+- Batches of up to `batch_size` readings (5000): a day's backlog goes in a few requests, and a
+  new reading waits at most for the batches in front of it.
 - Transient failures (connection, timeout, 5xx, 429, 401/403, 404) are retried with exponential
-  back-off and jitter (tenacity), honouring Retry-After. The first failure of an outage is logged
-  with its cause, then one reminder per hour, then one line on recovery.
-- Points the database will never accept (400, 422) are split out one by one; each rejected point
-  is logged with the database's reason and dropped, so one bad point never blocks the rest.
-- At shutdown the writer keeps going for a grace period, then stops.
+  back-off and jitter (tenacity), honouring Retry-After. Before each attempt the batch is read
+  from the queue again, so the first write after an outage carries as much backlog as fits.
+- Logs: the first failure of an outage with its cause, then one reminder per hour with the
+  backlog, then one `InfluxDB back` line once the backlog is delivered, with the outage's
+  length and the number of readings delivered since it ended.
+- Points the database will never accept (400, 422, 413 for a single point) are found by
+  halving the batch, moved to the queue's rejected table with the database's reason, and
+  logged, so one bad point never blocks the rest and never silently vanishes.
+- At shutdown the writer keeps going for the grace period; what is left stays on disk.
 """
 
 from __future__ import annotations
@@ -19,9 +25,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from collector.errors import SinkError
 from collector.logging import get_logger
-from collector.reading import Reading
+from collector.queue import DurableQueue, Item, iso
 from collector.sinks import Sink
-from collector.sinks.line_protocol import to_line
 
 REMINDER_EVERY = 3600.0
 MAX_RETRY_AFTER = 300.0
@@ -35,99 +40,117 @@ class Writer:
     def __init__(
         self,
         sink: Sink,
-        buffer: asyncio.Queue[Reading],
+        queue: DurableQueue,
         *,
         batch_size: int = 5000,
         max_backoff: float = 60.0,
     ) -> None:
         self.sink = sink
-        self.buffer = buffer
+        self.queue = queue
         self.batch_size = batch_size
         self.delivered = 0
         self.rejected = 0
+        self.last_error: str | None = None
+        self.last_success: float | None = None  # wall clock
         self._log = get_logger(component="writer")
         self._backoff = wait_exponential_jitter(initial=1, max=max_backoff, jitter=1)
         self._shutdown = asyncio.Event()
         self._deadline: float | None = None
-        self._outage_since: float | None = None
+        self._outage_since: float | None = None  # monotonic; set from the first failure
+        self._catching_up = 0  # readings delivered since the outage ended, until caught up
         self._last_reminder = 0.0
-        self._in_flight = 0
+        self._attempted: list[Item] = []  # the batch of the latest write attempt
 
     @property
     def pending(self) -> int:
-        return self.buffer.qsize() + self._in_flight
+        return self.queue.pending
+
+    @property
+    def in_outage(self) -> bool:
+        return self._outage_since is not None
 
     def begin_shutdown(self, grace: float) -> None:
         self._deadline = time.monotonic() + grace
         self._shutdown.set()
 
+    def _past_deadline(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
     async def run(self) -> None:
         while True:
-            first = await self._next_reading()
-            if first is None:
-                return
-            batch = [first]  # _write adds whatever else is waiting
-            try:
-                delivered = await self._deliver(batch)
-            finally:
-                self._in_flight = 0
-            if not delivered:
-                lost = len(batch) + self.buffer.qsize()
-                self._log.warning(
-                    "shutdown: readings not written",
-                    readings=lost,
-                    reason="InfluxDB did not take them within the grace period",
+            self.queue.changed.clear()  # before peeking, so no append can slip through
+            items = await self.queue.peek(self.batch_size)
+            if not items:
+                if self._shutdown.is_set():
+                    return
+                await self._wait_for_readings()
+                continue
+            if self._past_deadline() or not await self._deliver(items):
+                self._log.info(
+                    "shutdown: readings left in the queue",
+                    pending=self.pending,
+                    note="they are delivered after the next start",
                 )
                 return
 
-    async def _next_reading(self) -> Reading | None:
-        """Wait for a reading; None once shutdown has begun and nothing is buffered."""
-        if self.buffer.empty():
-            if self._shutdown.is_set():
-                return None
-            getter = asyncio.ensure_future(self.buffer.get())
-            stopper = asyncio.ensure_future(self._shutdown.wait())
-            await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
-            if not getter.done():
-                getter.cancel()
-                return None
-            reading: Reading = getter.result()
-            return reading
-        return self.buffer.get_nowait()
+    async def _wait_for_readings(self) -> None:
+        changed = asyncio.ensure_future(self.queue.changed.wait())
+        stopping = asyncio.ensure_future(self._shutdown.wait())
+        await asyncio.wait({changed, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (changed, stopping):
+            task.cancel()
 
-    async def _deliver(self, batch: list[Reading]) -> bool:
-        """Write a batch; False when shutdown came before the database took it.
-
-        Before every attempt, readings waiting in the buffer join the batch (up to the batch
-        size), so that the first write after an outage delivers the backlog at once.
-        """
+    async def _deliver(self, items: list[Item]) -> bool:
+        """Write the front of the queue; False when shutdown came before the database took it."""
         try:
-            await self._write(batch, grow=True)
+            written = await self._write(items, grow=True)
         except SinkError as exc:
             if exc.retryable:
                 return False
-            if len(batch) == 1:
-                self._reject(batch[0], exc)
-                return True
-            # Find the bad points: write one by one (rewriting a good point is harmless: same
-            # series and time overwrite).
-            for reading in batch:
-                try:
-                    await self._write([reading], grow=False)
-                except SinkError as single:
-                    if single.retryable:
-                        return False
-                    self._reject(reading, single)
-                else:
-                    self.delivered += 1
-            return True
-        self.delivered += len(batch)
-        self._log.debug("written", readings=len(batch), pending=self.buffer.qsize())
+            return await self._split(self._attempted, exc)
+        await self._confirmed(written)
         return True
 
-    async def _write(self, batch: list[Reading], *, grow: bool) -> None:
-        lines = [to_line(reading) for reading in batch]
+    async def _confirmed(self, items: list[Item]) -> None:
+        await self.queue.remove(items)
+        self.delivered += len(items)
+        self.last_success = time.time()
+        if self._outage_since is not None:
+            self._catching_up += len(items)
+            if len(items) < self.batch_size:  # the backlog fitted: caught up
+                outage = time.monotonic() - self._outage_since
+                self._log.info(
+                    "InfluxDB back",
+                    after_s=round(outage),
+                    delivered=self._catching_up,
+                    pending=self.pending,
+                )
+                self._outage_since = None
+                self._catching_up = 0
+                self.last_error = None
+        self._log.debug("written", readings=len(items), pending=self.pending)
+
+    async def _split(self, items: list[Item], exc: SinkError) -> bool:
+        """Halve a refused batch until the bad points are alone; move those aside."""
+        if len(items) == 1:
+            await self._reject(items[0], exc)
+            return True
+        middle = len(items) // 2
+        for half in (items[:middle], items[middle:]):
+            try:
+                await self._write(half, grow=False)
+            except SinkError as refused:
+                if refused.retryable:
+                    return False
+                if not await self._split(half, refused):
+                    return False
+            else:
+                await self._confirmed(half)
+        return True
+
+    async def _write(self, items: list[Item], *, grow: bool) -> list[Item]:
+        """Write with retries; returns the batch that was written (it may have grown)."""
+        batch = items
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
@@ -138,14 +161,11 @@ class Writer:
         )
         async for attempt in retrying:
             with attempt:
-                if grow:
-                    while len(batch) < self.batch_size and not self.buffer.empty():
-                        reading = self.buffer.get_nowait()
-                        batch.append(reading)
-                        lines.append(to_line(reading))
-                self._in_flight = len(batch)
-                await self.sink.write(lines)
-        self._on_success(len(lines))
+                if grow and attempt.retry_state.attempt_number > 1:
+                    batch = await self.queue.peek(self.batch_size) or batch
+                self._attempted = batch
+                await self.sink.write([item.line for item in batch])
+        return batch
 
     # --- tenacity hooks ----------------------------------------------------------------------
 
@@ -157,7 +177,7 @@ class Writer:
         return backoff
 
     def _stop(self, _: RetryCallState) -> bool:
-        return self._deadline is not None and time.monotonic() >= self._deadline
+        return self._past_deadline()
 
     async def _sleep(self, seconds: float) -> None:
         if self._deadline is not None:
@@ -169,15 +189,18 @@ class Writer:
     def _on_failure(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         now = time.monotonic()
+        self.last_error = str(exc)
         details: dict[str, Any] = {"pending": self.pending}
         if self._outage_since is None:
             self._outage_since = now
             self._last_reminder = now
+            self._catching_up = 0
             self._log.error(
                 "write failed",
                 error=str(exc),
                 **details,
-                note="readings are kept and retried; next message when it works again",
+                note="readings stay in the queue and are retried; "
+                "next message when InfluxDB takes them again",
             )
         elif now - self._last_reminder >= REMINDER_EVERY:
             self._last_reminder = now
@@ -188,21 +211,17 @@ class Writer:
                 **details,
             )
 
-    def _on_success(self, count: int) -> None:
-        if self._outage_since is not None:
-            outage = time.monotonic() - self._outage_since
-            self._outage_since = None
-            self._log.info(
-                "InfluxDB back", after_s=round(outage), delivered=count, pending=self.buffer.qsize()
-            )
-
-    def _reject(self, reading: Reading, exc: SinkError) -> None:
+    async def _reject(self, item: Item, exc: SinkError) -> None:
         self.rejected += 1
+        kept = await self.queue.reject(item, exc.status, str(exc))
         self._log.error(
             "point rejected",
-            measurement=reading.measurement,
-            time=reading.time.isoformat(),
+            measurement=item.measurement,
+            time=iso(item.time),
             status=exc.status,
             reason=str(exc),
-            note="InfluxDB will never accept this point; it was dropped",
+            note="moved to the rejected table: `collector queue` lists it, "
+            "`collector queue retry-rejected` puts it back"
+            if kept
+            else "it could not be kept (the queue cannot be written) and was dropped",
         )
