@@ -192,12 +192,12 @@ def _queue(action: str, *, as_json: bool) -> int:
     if stats.pending:
         waited = time.time() - (stats.oldest_queued or time.time())
         print(
-            f"pending   {stats.pending} readings, oldest from {iso(stats.oldest_time)} "
+            f"pending   {_readings(stats.pending)}, oldest from {iso(stats.oldest_time)} "
             f"(queued {_ago(waited)} ago)"
         )
     else:
         print("pending   0 readings (everything is in InfluxDB)")
-    print(f"rejected  {stats.rejected} readings")
+    print(f"rejected  {_readings(stats.rejected)}")
     for group in stats.rejected_groups:
         span = str(iso(group.first_time))
         if group.last_time != group.first_time:
@@ -206,6 +206,10 @@ def _queue(action: str, *, as_json: bool) -> int:
     if stats.rejected:
         print("          `collector queue retry-rejected` puts them back in the queue")
     return 0
+
+
+def _readings(count: int) -> str:
+    return f"{count} reading{'' if count == 1 else 's'}"
 
 
 def _ago(seconds: float) -> str:

@@ -74,7 +74,7 @@ async def run_daemon(config: Config) -> int:
             pending=store.pending,
             rejected=store.rejected,
             max_age=format_duration(runtime.buffer_max_age),
-            max_mb=runtime.buffer_max_mb,
+            max_mb=f"{runtime.buffer_max_mb:g}",
         )
         if store.pending:
             oldest = await queue.peek(1)

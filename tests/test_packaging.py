@@ -47,6 +47,9 @@ def test_compose_file_validates_with_the_example_environment() -> None:
     assert "condition: service_healthy" in config
     assert "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN: change-me-to-a-long-random-token" in config
     assert "SENEC_HOST: 192.168.178.29" in config
+    assert "BUFFER_MAX_AGE: 30d" in config
+    assert "BUFFER_MAX_MB: '500'" in config
+    assert "- collector-data:/data" in config or "source: collector-data" in config
 
 
 def test_compose_file_refuses_a_missing_senec_host(tmp_path: Path) -> None:
