@@ -85,7 +85,7 @@ async def run_daemon(config: Config) -> int:
             )
 
     writer = Writer(sink, queue)
-    loops = [PollLoop(source, queue.append) for source in sources]
+    loops = [PollLoop(source, queue.submit) for source in sources]
     stop = asyncio.Event()
     running = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

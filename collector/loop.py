@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from collector.errors import SourceError
 from collector.logging import get_logger
@@ -39,7 +39,7 @@ class PollLoop:
     def __init__(
         self,
         source: Source,
-        emit: Callable[[Reading], Awaitable[bool]],
+        emit: Callable[[Reading, Callable[[bool], None]], None],
         *,
         max_backoff: float = 60.0,
     ) -> None:
@@ -74,9 +74,13 @@ class PollLoop:
             self._failed(exc)
             return
         self._recovered()
+        # Handed to the queue without waiting for the disk; logged as collected once it is
+        # there (or, when the queue cannot be written, held in memory: on_disk=False).
+        self.emit(reading, lambda on_disk: self._collected(reading, on_disk))
+
+    def _collected(self, reading: Reading, on_disk: bool) -> None:
         self.readings += 1
         self.last_reading_at = time.time()
-        on_disk = await self.emit(reading)  # logged as collected only once it is queued
         if on_disk:
             self._log.info("reading", **self.source.summary(reading))
         else:

@@ -46,6 +46,7 @@ SCHEMA_VERSION = 1
 MEMORY_LIMIT = 10_000  # readings held in memory while DATA_DIR cannot be used
 DISK_RETRY_EVERY = 60.0
 AGE_CHECK_EVERY = 60.0
+SIZE_CHECK_EVERY = 16  # appends between two size checks (16 SENEC readings are ~10 kB)
 DROP_SUMMARY_EVERY = 3600.0
 VACUUM_FREE_PAGES = 256  # give free pages back to the file system when the queue is empty
 TRIM_TO = 0.9  # a size trim goes down to 90 % of the limit, so it does not run at every append
@@ -209,6 +210,7 @@ class QueueStore:
         self._next_disk_try = 0.0
         self._failed_since: float | None = None
         self._last_age_check = -math.inf
+        self._appends_since_size_check = 0
         self.error: str | None = None
         self.drops = _DropReport(clock)
 
@@ -519,9 +521,12 @@ class QueueStore:
             if force_age or now - self._last_age_check >= AGE_CHECK_EVERY:
                 self._last_age_check = now
                 self._trim_age(now)
-            used = self._used_bytes()
-            if used > self.max_bytes:
-                self._trim_size(used)
+            self._appends_since_size_check += 1
+            if force_age or self._appends_since_size_check >= SIZE_CHECK_EVERY:
+                self._appends_since_size_check = 0
+                used = self._used_bytes()
+                if used > self.max_bytes:
+                    self._trim_size(used)
         except sqlite3.Error as exc:
             self._fail(self._sqlite_problem(exc))
 
@@ -685,10 +690,34 @@ class DurableQueue:
         return await self._call(self.store.open_or_hold_in_memory)
 
     async def append(self, reading: Reading) -> bool:
-        """Queue a reading; True once it is on disk."""
+        """Queue a reading and wait: True once it is on disk, False if held in memory."""
         on_disk = await self._call(_append, self.store, reading)
         self.changed.set()
         return on_disk
+
+    def submit(self, reading: Reading, done: Callable[[bool], None]) -> None:
+        """Queue a reading without waiting for the disk (the poll loop's way).
+
+        The queue thread appends it (readings keep their order); then `done(on_disk)` runs on
+        the event loop, which is where the poll loop logs the reading as collected.
+        """
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, _append, self.store, reading
+        )
+
+        def finished(result: asyncio.Future[bool]) -> None:
+            self.changed.set()
+            if result.cancelled():
+                return
+            error = result.exception()
+            if error is not None:  # a bug: the store handles disk errors itself
+                get_logger(component="queue").error(
+                    "reading could not be queued", error=repr(error), time=reading.time.isoformat()
+                )
+                return
+            done(result.result())
+
+        future.add_done_callback(finished)
 
     async def peek(self, limit: int) -> list[Item]:
         return await self._call(self.store.peek, limit)
