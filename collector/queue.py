@@ -290,9 +290,10 @@ class QueueStore:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
+            uid = os.getuid()
             raise QueueError(
-                f"DATA_DIR {directory} is not writable: {describe_os_error(exc)} "
-                f"(user id {os.getuid()}; mount a writable volume there)"
+                f"DATA_DIR {directory} is not writable: {describe_os_error(exc)} (the collector "
+                f"runs as user id {uid}: use a named volume, or `chown {uid}` the host directory)"
             ) from None
         finally:
             with contextlib.suppress(OSError):
@@ -473,9 +474,15 @@ class QueueStore:
             return
         try:
             with self._transaction() as conn:
-                cursor = conn.executemany(
-                    "DELETE FROM pending WHERE id = ?", [(i,) for i in on_disk]
-                )
+                low, high = min(on_disk), max(on_disk)
+                if high - low + 1 == len(on_disk):  # a whole run of ids: nothing else between
+                    cursor = conn.execute(
+                        "DELETE FROM pending WHERE id BETWEEN ? AND ?", (low, high)
+                    )
+                else:
+                    cursor = conn.executemany(
+                        "DELETE FROM pending WHERE id = ?", [(i,) for i in on_disk]
+                    )
                 deleted = cursor.rowcount
         except sqlite3.Error as exc:
             self._gone.update(on_disk)
