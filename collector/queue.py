@@ -383,6 +383,7 @@ class QueueStore:
         """Readings held in memory go to disk, in order; deletes that failed are done now."""
         assert self._conn is not None
         items = list(self._memory)
+        moved: dict[int, int] = {}  # kept only if the transaction commits (ids roll back too)
         with self._transaction() as conn:
             for item in items:
                 cursor = conn.execute(
@@ -390,9 +391,10 @@ class QueueStore:
                     (item.queued, item.time, item.measurement, item.line),
                 )
                 assert cursor.lastrowid is not None
-                self._moved[item.id] = cursor.lastrowid
+                moved[item.id] = cursor.lastrowid
             if self._gone:
                 conn.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in self._gone])
+        self._moved.update(moved)
         self._on_disk = int(self._conn.execute("SELECT count(*) FROM pending").fetchone()[0])
         self._gone.clear()
         self._memory.clear()

@@ -165,6 +165,34 @@ def test_a_full_disk_holds_readings_in_memory_and_saves_them_when_space_returns(
     reopened.close()
 
 
+def test_a_failed_move_from_memory_to_disk_leaves_no_stale_ids(tmp_path: Path) -> None:
+    """Moving memory readings to disk fails half-way (one page of room, 40 readings): the ids of
+    the rolled-back rows must not be taken for the readings' disk ids."""
+    store = QueueStore(tmp_path / QUEUE_FILE, max_pages=12, disk_retry_every=0.0)
+    store.open()
+    index = 0
+    while store.append(1_800_000_000 + index, "SENEC", f"{LINE} {index}"):
+        index += 1
+    for extra in range(1, 40):
+        store.append(1_800_000_000 + index + extra, "SENEC", f"{LINE} {index + extra}")
+    in_flight = store.peek(1000)
+    in_memory = [item for item in in_flight if item.id < 0]
+    assert len(in_memory) == 40
+    assert store._conn is not None
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # room for a few, not 40
+    assert store.append(1_800_009_998, "SENEC", f"{LINE} 9998") is False
+    assert store._moved == {}  # the move was rolled back, and so were its ids
+    store.remove(in_memory)  # InfluxDB confirmed the memory readings meanwhile
+    assert store.in_memory == 1  # only the newest is left in memory
+    store._conn.execute("PRAGMA max_page_count = 100000")
+    assert store.append(1_800_009_999, "SENEC", f"{LINE} 9999")
+    times = _times(store)
+    assert times[-2:] == [1_800_009_998, 1_800_009_999]
+    assert len(times) == index + 2  # the disk readings, then the two newest
+    store.close()
+
+
 def test_a_data_dir_that_cannot_be_created_is_one_error_and_readings_stay_in_memory(
     tmp_path: Path,
 ) -> None:
