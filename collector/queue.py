@@ -456,6 +456,12 @@ class QueueStore:
                 self._fail(self._sqlite_problem(exc))
                 rows = []
             items = [Item(*row) for row in rows if row[0] not in self._gone][:limit]
+            if len(items) > self._on_disk - len(self._gone):
+                # Another process (`collector queue retry-rejected`) added rows: count again.
+                with contextlib.suppress(sqlite3.Error):
+                    self._on_disk = int(
+                        self._conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+                    )
         for item in self._memory:
             if len(items) >= limit:
                 break

@@ -79,6 +79,13 @@ def test_rejected_readings_are_kept_with_the_reason_and_can_be_put_back(tmp_path
     assert store.retry_rejected() == 1
     assert (store.pending, store.rejected) == (3, 0)
     assert [t - 1_800_000_000 for t in _times(store)] == [0, 1, 2]  # back at its old place
+    store.reject(store.peek(3)[1], 400, "again")
+    other = open_existing(tmp_path / QUEUE_FILE)  # `collector queue retry-rejected`
+    assert other.retry_rejected() == 1
+    other.close()
+    assert store.pending == 2  # the daemon's count does not know yet
+    assert len(store.peek(10)) == 3
+    assert store.pending == 3  # a peek that finds more rows counts again
     store.close()
 
 
