@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     from collector.simulators.senec import add_arguments
 
     add_arguments(devices.add_parser("senec", help="a SENEC battery's lala.cgi"))
+    from collector.simulators.sma import add_arguments as add_sma_arguments
+
+    add_sma_arguments(
+        devices.add_parser("sma", help="SMA inverters speaking Speedwire (UDP) on 127.0.0.1")
+    )
     return parser
 
 
@@ -54,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     if command == "simulate":
+        if args.device == "sma":
+            from collector.simulators.sma import run_from_arguments as run_sma
+
+            return run_sma(args)
         from collector.simulators.senec import run_from_arguments
 
         return run_from_arguments(args)

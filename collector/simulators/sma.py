@@ -1,0 +1,485 @@
+"""`collector simulate sma`: fake SMA inverters speaking Speedwire on 127.0.0.1.
+
+Built on the collector's own codec. Each inverter listens on its own UDP port, answers the
+multicast-style discovery request (sent to it directly), the identify query, login (user and
+installer passwords), logoff and the spot-value queries of `registers.QUERIES` from a simulated
+household (sun curve, per-string DC values, counters, an optional battery and an optional
+energy meter).
+
+Faults, switchable at run time through `inverter.faults`: dropped replies, duplicated replies,
+stale replies (the previous answer sent again first), delayed replies, error 0x0017 after N
+queries, error 21 for some queries, night (NaN values and status Off, or no answer at all),
+replies split into fragments, and foreign datagrams (an Energy Meter packet, a reply from another
+device) before each answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import heapq
+import itertools
+import math
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from collector.simulators.household import Household
+from collector.sources.sma_speedwire import codec
+from collector.sources.sma_speedwire.codec import Address, InverterPacket, Record
+from collector.sources.sma_speedwire.registers import QUERIES, Query
+
+TYPE_S32 = 0x40000000
+TYPE_U32 = 0x00000000
+TYPE_STATUS = 0x08000000
+TYPE_STRING = 0x10000000
+
+
+@dataclass
+class SmaFaults:
+    drop_next: int = 0  # replies to drop (then answer again)
+    drop_rate: float = 0.0
+    duplicate: bool = False  # every reply twice
+    stale: bool = False  # the previous reply sent again before each answer
+    delay: float = 0.0  # seconds before a reply goes out
+    session_lost_after: int | None = None  # error 0x0017 once this many queries were answered
+    unavailable: set[str] = field(default_factory=set)  # query names answered with error 21
+    night: str | None = None  # "nan": NaN values, status Off; "silent": no answer at all
+    fragments: int = 1  # split record replies into this many packets
+    foreign: bool = False  # an Energy Meter datagram and another device's reply first
+
+
+@dataclass
+class Snapshot:
+    """One moment of the inverter, in SMA's raw units."""
+
+    time: int
+    strings: list[tuple[int, int, int]]  # (W, V x 100, A x 1000)
+    ac_power: int
+    energy_total: int
+    energy_today: int
+    frequency: int  # Hz x 100
+    temperature: int  # °C x 100
+    soc: int
+    battery: int  # + charging
+    bat_voltage: int  # V x 100
+    bat_current: int  # A x 1000
+    bat_temperature: int  # °C x 10
+    grid: int  # + import
+
+
+class SmaInverter:
+    """The device: bytes in, (delay, bytes) out. No sockets here."""
+
+    def __init__(
+        self,
+        serial: int,
+        *,
+        susy: int = 378,
+        user_password: str = "0000",
+        installer_password: str = "1111",
+        strings: int = 2,
+        battery: bool = False,
+        meter: bool = False,
+        household: Household | None = None,
+        peak_w: float = 8000.0,
+        model: int = 9345,  # STP5.0-3AV-40
+        version: str = "03.10.10.R",
+        seed: int = 1,
+    ) -> None:
+        self.address = Address(susy, serial)
+        self.passwords = {
+            codec.GROUP_USER: user_password,
+            codec.GROUP_INSTALLER: installer_password,
+        }
+        self.strings = strings
+        self.battery = battery
+        self.meter = meter
+        self.household = household or Household(seed=seed, peak_pv=peak_w)
+        self.model = model
+        self.version = version
+        self.faults = SmaFaults()
+        self.sessions: set[Address] = set()
+        self.received: list[InverterPacket] = []
+        self.answered_queries = 0
+        self._energy_total = 10_000_000 + seed * 123_457
+        self._energy_day: tuple[int, int] | None = None  # (day number, energy at its start)
+        self._last_time: int | None = None
+        self._previous_reply: bytes | None = None
+        self._rng = random.Random(seed)
+
+    # --- the household, in SMA units ---------------------------------------------------------
+
+    def snapshot(self, wall: float | None = None) -> Snapshot:
+        home = self.household.snapshot(wall)
+        ac = home.pv * 0.97
+        if self._last_time is not None and home.time > self._last_time:
+            self._energy_total += round(ac * (home.time - self._last_time) / 3600.0)
+        self._last_time = home.time
+        day = (home.time + home.utc_offset_min * 60) // 86400
+        if self._energy_day is None or self._energy_day[0] != day:
+            self._energy_day = (day, self._energy_total)
+        shares = [0.55, 0.45, 0.3, 0.3, 0.2, 0.2][: self.strings]
+        total_share = sum(shares)
+        strings = []
+        for index, share in enumerate(shares):
+            power = home.pv * share / total_share
+            volts = 0.0 if power < 1 else 420.0 + 60.0 * math.sin(home.time / 900.0 + index)
+            amps = power / volts if volts else 0.0
+            strings.append((round(power), round(volts * 100), round(amps * 1000)))
+        return Snapshot(
+            time=home.time,
+            strings=strings,
+            ac_power=round(ac),
+            energy_total=self._energy_total,
+            energy_today=self._energy_total - self._energy_day[1],
+            frequency=round(5000 + 3 * math.sin(home.time / 37.0)),
+            temperature=round((35.0 + ac / 400.0) * 100),
+            soc=round(home.soc),
+            battery=round(home.battery),
+            bat_voltage=round(home.bat_voltage * 100),
+            bat_current=round(home.bat_current * 1000),
+            bat_temperature=round((22.0 + abs(home.battery) / 500.0) * 10),
+            grid=round(home.grid),
+        )
+
+    def records_for(self, query: Query, snap: Snapshot) -> list[Record]:
+        """The records this device has in the query's register range, as it would send them."""
+        night = self.faults.night == "nan"
+        t = snap.time
+
+        def number(lri: int, channel: int, value: int | None, signed: bool = True) -> Record:
+            kind = TYPE_S32 if signed else TYPE_U32
+            return codec.number_record(kind | lri | channel, t, None if night else value, 28)
+
+        def counter(lri: int, value: int) -> Record:
+            return codec.number_record(lri | 1, t, value, 16)
+
+        def status(lri: int, selected: int, options: list[int]) -> Record:
+            return codec.status_record(TYPE_STATUS | lri | 1, t, selected, options)
+
+        phase = snap.ac_power // 3
+        volts = 23000
+        amps = round(phase / 230.0 * 1000)
+        charge = max(0, snap.battery)
+        discharge = max(0, -snap.battery)
+        by_query: dict[str, list[Record]] = {
+            "ac_power": [number(0x263F00, 1, snap.ac_power)],
+            "ac_phase_power": [number(0x464000 + i * 0x100, 1, phase) for i in range(3)],
+            "ac_voltage_current": [
+                *[number(0x464800 + i * 0x100, 1, volts, signed=False) for i in range(3)],
+                *[number(0x464B00 + i * 0x100, 1, 40000, signed=False) for i in range(3)],
+                *[number(0x465300 + i * 0x100, 1, amps) for i in range(3)],
+            ],
+            "grid_frequency": [number(0x465700, 1, snap.frequency, signed=False)],
+            "dc_power": [number(0x251E00, n + 1, s[0]) for n, s in enumerate(snap.strings)],
+            "dc_voltage_current": [
+                *[number(0x451F00, n + 1, s[1]) for n, s in enumerate(snap.strings)],
+                *[number(0x452100, n + 1, s[2]) for n, s in enumerate(snap.strings)],
+            ],
+            "energy": [counter(0x260100, snap.energy_total), counter(0x262200, snap.energy_today)],
+            "device_status": [status(0x214800, 303 if night else 307, [307, 35, 455, 303])],
+            "grid_relay": [status(0x416400, 311 if night else 51, [51, 311])],
+            "temperature": [number(0x237700, 1, snap.temperature)],
+        }
+        if self.battery:
+            by_query["battery_charge"] = [number(0x295A00, 1, snap.soc, signed=False)]
+            by_query["battery_info"] = [
+                number(0x495B00, 1, snap.bat_temperature),
+                number(0x495C00, 1, snap.bat_voltage, signed=False),
+                number(0x495D00, 1, snap.bat_current),
+            ]
+            by_query["battery_power"] = [
+                number(0x496900, 1, charge, signed=False),
+                number(0x496A00, 1, discharge, signed=False),
+            ]
+        if self.meter:
+            by_query["meter_power"] = [
+                number(0x463600, 1, max(0, -snap.grid)),
+                number(0x463700, 1, max(0, snap.grid)),
+            ]
+        if query.name == "type_label":
+            return [
+                codec.text_record(TYPE_STRING | 0x821E00 | 1, t, f"SN: {self.address.serial}"),
+                status(0x821F00, 8009 if self.battery else 8001, [8001, 8009]),
+                status(0x822000, self.model, [self.model]),
+            ]
+        if query.name == "software_version":
+            return [codec.version_record(0x823400 | 1, t, self.version)]
+        return by_query.get(query.name, [])
+
+    # --- the protocol ---------------------------------------------------------------------
+
+    def handle(self, data: bytes, wall: float | None = None) -> list[tuple[float, bytes]]:
+        """Replies to one received datagram, each with the delay before it goes out."""
+        if codec.is_discovery_request(data):
+            return [(0.0, codec.encode_discovery_reply("127.0.0.1"))]
+        try:
+            packet = codec.decode(data)
+        except codec.CodecError:
+            return []
+        if not isinstance(packet, InverterPacket) or packet.is_reply:
+            return []
+        if packet.destination not in (self.address, codec.ANY) and packet.destination != Address(
+            self.address.susy, codec.ANY_SERIAL
+        ):
+            return []
+        self.received.append(packet)
+        faults = self.faults
+        if faults.night == "silent":
+            return []
+        replies = self._answer(packet, wall)
+        if not replies:
+            return []
+        if faults.drop_next > 0:
+            faults.drop_next -= 1
+            return []
+        if faults.drop_rate and self._rng.random() < faults.drop_rate:
+            return []
+        encoded = [codec.encode_inverter(reply) for reply in replies]
+        out: list[tuple[float, bytes]] = []
+        if faults.foreign:
+            out.append((0.0, self._foreign_meter()))
+            other = codec.reply_to(packet, Address(self.address.susy, self.address.serial + 1))
+            out.append((0.0, codec.encode_inverter(other)))
+        if faults.stale and self._previous_reply is not None:
+            out.append((0.0, self._previous_reply))
+        for item in encoded:
+            out.append((faults.delay, item))
+            if faults.duplicate:
+                out.append((faults.delay, item))
+        self._previous_reply = encoded[-1]
+        return out
+
+    def _answer(self, packet: InverterPacket, wall: float | None) -> list[InverterPacket]:
+        if packet.command == codec.CMD_LOGOFF:
+            self.sessions.discard(packet.source)
+            return []
+        if packet.command == codec.CMD_LOGIN:
+            try:
+                login = codec.parse_login(packet)
+            except codec.CodecError:
+                return []
+            expected = self.passwords.get(login.group)
+            given = codec.decode_password(login.password, login.group) if expected else None
+            ok = expected is not None and given == expected
+            if ok:
+                self.sessions.add(packet.source)
+            error = codec.Error.OK if ok else codec.Error.WRONG_PASSWORD
+            return [codec.login_reply(packet, self.address, error)]
+        if packet.command == codec.CMD_IDENTIFY:
+            record = Record(
+                0x00000300,
+                0,
+                struct.pack("<HI", self.address.susy, self.address.serial).ljust(32, b"\x00"),
+            )
+            return [codec.reply_to(packet, self.address, codec.encode_records([record]))]
+        if packet.source not in self.sessions:
+            return [
+                codec.reply_to(
+                    packet, self.address, packet.body[:8], error=codec.Error.NOT_AUTHENTICATED
+                )
+            ]
+        limit = self.faults.session_lost_after
+        if limit is not None and self.answered_queries >= limit:
+            self.faults.session_lost_after = None
+            self.sessions.discard(packet.source)
+            return [
+                codec.reply_to(
+                    packet, self.address, packet.body[:8], error=codec.Error.NOT_AUTHENTICATED
+                )
+            ]
+        try:
+            first, last = packet.register_range
+        except codec.CodecError:
+            return []
+        wanted = self._query(packet.command, first, last)
+        snap = self.snapshot(wall)
+        records = self.records_for(wanted, snap) if wanted else []
+        records = [r for r in records if first <= r.lri <= last]
+        self.answered_queries += 1
+        if not records or (wanted and wanted.name in self.faults.unavailable):
+            return [
+                codec.reply_to(
+                    packet, self.address, packet.body[:8], error=codec.Error.NOT_AVAILABLE
+                )
+            ]
+        return self._fragments(packet, records)
+
+    @staticmethod
+    def _query(command: int, first: int, last: int) -> Query | None:
+        from collector.sources.sma_speedwire.registers import SOFTWARE_VERSION, TYPE_LABEL
+
+        for query in (*QUERIES, TYPE_LABEL, SOFTWARE_VERSION):
+            if query.command == command and query.first <= first and last <= query.last:
+                return query
+        for query in (*QUERIES, TYPE_LABEL, SOFTWARE_VERSION):  # a wider range: the first match
+            if query.command == command and first <= query.first <= last:
+                return query
+        return None
+
+    def _fragments(self, packet: InverterPacket, records: list[Record]) -> list[InverterPacket]:
+        parts = max(1, min(self.faults.fragments, len(records)))
+        size = math.ceil(len(records) / parts)
+        chunks = [records[i : i + size] for i in range(0, len(records), size)]
+        replies = []
+        index = 0
+        for number, chunk in enumerate(chunks):
+            body = codec.encode_records(chunk, first_index=index)
+            index += len(chunk)
+            replies.append(
+                codec.reply_to(packet, self.address, body, fragment=len(chunks) - 1 - number)
+            )
+        return replies
+
+    def _foreign_meter(self) -> bytes:
+        return codec.encode_meter(codec.MeterPacket(Address(349, 1901429669), 12345, b""))
+
+
+class SmaSimulator:
+    """Inverters on UDP sockets of 127.0.0.1, served by one thread."""
+
+    def __init__(
+        self,
+        inverters: list[SmaInverter],
+        *,
+        host: str = "127.0.0.1",
+        ports: list[int] | None = None,
+    ) -> None:
+        self.inverters = inverters
+        self.sockets: list[socket.socket] = []
+        for index, _ in enumerate(inverters):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((host, ports[index] if ports else 0))
+            sock.setblocking(False)
+            self.sockets.append(sock)
+        self.host = host
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="sma-simulator", daemon=True)
+        self._pending: list[tuple[float, int, int, bytes, tuple[str, int]]] = []
+        self._counter = itertools.count()
+
+    @property
+    def addresses(self) -> list[str]:
+        return [f"{self.host}:{sock.getsockname()[1]}" for sock in self.sockets]
+
+    def start(self) -> SmaSimulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for sock in self.sockets:
+            sock.close()
+
+    def _serve(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            timeout = 0.05
+            if self._pending:
+                timeout = max(0.0, min(timeout, self._pending[0][0] - time.monotonic()))
+            readable, _, _ = select.select(self.sockets, [], [], timeout)
+            for sock in readable:
+                index = self.sockets.index(sock)
+                with contextlib.suppress(BlockingIOError, ConnectionError):
+                    data, peer = sock.recvfrom(2048)
+                    for delay, reply in self.inverters[index].handle(data):
+                        heapq.heappush(
+                            self._pending,
+                            (time.monotonic() + delay, next(self._counter), index, reply, peer),
+                        )
+            now = time.monotonic()
+            while self._pending and self._pending[0][0] <= now:
+                _, _, index, reply, peer = heapq.heappop(self._pending)
+                with contextlib.suppress(OSError):
+                    self.sockets[index].sendto(reply, peer)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=9522,
+        help="UDP port of the first inverter; the others take the next ones",
+    )
+    parser.add_argument("--count", type=int, default=1, help="number of inverters (1)")
+    parser.add_argument("--serial", type=int, default=3010538116, help="first serial number")
+    parser.add_argument("--password", default="0000", help="user password (0000)")
+    parser.add_argument("--installer-password", default="1111", help="installer password")
+    parser.add_argument("--strings", type=int, default=2, help="PV strings per inverter (2)")
+    parser.add_argument("--battery", action="store_true", help="a battery inverter (SOC, power)")
+    parser.add_argument("--meter", action="store_true", help="an energy meter on the inverter")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (60: an hour per minute)",
+    )
+    parser.add_argument("--night", choices=["nan", "silent"], help="behave as at night")
+    parser.add_argument("--drop-rate", type=float, default=0.0, help="share of replies dropped")
+    parser.add_argument("--duplicate", action="store_true", help="send every reply twice")
+    parser.add_argument("--stale", action="store_true", help="resend the previous reply first")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument("--session-lost-after", type=int, help="error 0x0017 after N queries")
+    parser.add_argument(
+        "--unavailable", default="", help="comma-separated query names answered with error 21"
+    )
+    parser.add_argument("--fragments", type=int, default=1, help="split replies into N packets")
+
+
+def run_from_arguments(args: argparse.Namespace) -> int:
+    inverters = []
+    for index in range(args.count):
+        inverter = SmaInverter(
+            args.serial + index,
+            user_password=args.password,
+            installer_password=args.installer_password,
+            strings=args.strings,
+            battery=args.battery,
+            meter=args.meter,
+            household=Household(seed=index + 1, speed=args.speed, peak_pv=8000.0),
+            seed=index + 1,
+        )
+        inverter.faults = SmaFaults(
+            drop_rate=args.drop_rate,
+            duplicate=args.duplicate,
+            stale=args.stale,
+            delay=args.delay,
+            session_lost_after=args.session_lost_after,
+            unavailable={name.strip() for name in args.unavailable.split(",") if name.strip()},
+            night=args.night,
+            fragments=args.fragments,
+        )
+        inverters.append(inverter)
+    ports = [args.port + index if args.port else 0 for index in range(args.count)]
+    try:
+        simulator = SmaSimulator(inverters, host=args.host, ports=ports).start()
+    except OSError as exc:
+        print(
+            f"simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
+        )
+        return 1
+    for inverter, address in zip(inverters, simulator.addresses, strict=True):
+        print(
+            f"SMA inverter serial {inverter.address.serial} (SUSyID {inverter.address.susy}) "
+            f"on udp://{address}, user password {args.password!r}",
+            flush=True,
+        )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+    return 0

@@ -1,0 +1,132 @@
+"""What we ask an SMA inverter for, and how its records become fields.
+
+Each query is one request (command and register range); the reply's records are matched by
+register (LRI) and channel, never by position. Scaling follows the reference notes (sma.md §4):
+W raw, V / 100, A / 1000, Hz / 100, inverter °C / 100, battery °C / 10, Wh raw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    POWER = "power"  # W; "not a number" from a device that answered means 0 (it is not producing)
+    MEASURE = "measure"  # voltages, currents, frequency, temperatures, SOC: omitted when NaN
+    COUNTER = "counter"  # Wh: omitted when NaN or 0 (a 0 would look like a counter reset)
+    STATUS = "status"  # a status list: text, code and an ok flag
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    command: int
+    first: int
+    last: int
+    optional: bool = True  # error 21 (not on this model) is normal for it
+
+
+@dataclass(frozen=True)
+class Register:
+    lri: int  # 0x00XXXX00
+    field: str  # for channelled registers a template with {n}
+    kind: Kind
+    divisor: int = 1
+    channelled: bool = False  # the record's channel is the string (MPP tracker) number
+
+
+QUERIES: tuple[Query, ...] = (
+    Query("ac_power", 0x51000200, 0x00263F00, 0x00263FFF, optional=False),
+    Query("ac_phase_power", 0x51000200, 0x00464000, 0x004642FF),
+    Query("ac_voltage_current", 0x51000200, 0x00464800, 0x004655FF),
+    Query("grid_frequency", 0x51000200, 0x00465700, 0x004657FF),
+    Query("dc_power", 0x53800200, 0x00251E00, 0x00251EFF),
+    Query("dc_voltage_current", 0x53800200, 0x00451F00, 0x004521FF),
+    Query("energy", 0x54000200, 0x00260100, 0x002622FF),
+    Query("device_status", 0x51800200, 0x00214800, 0x002148FF),
+    Query("grid_relay", 0x51800200, 0x00416400, 0x004164FF),
+    Query("temperature", 0x52000200, 0x00237700, 0x002377FF),
+    Query("battery_charge", 0x51000200, 0x00295A00, 0x00295AFF),
+    Query("battery_info", 0x51000200, 0x00491E00, 0x00495DFF),
+    Query("battery_power", 0x51000200, 0x00496900, 0x00496AFF),
+    Query("meter_power", 0x51000200, 0x00463600, 0x004637FF),
+)
+
+# Read once per session, for the start banner and `collector discover`.
+TYPE_LABEL = Query("type_label", 0x58000200, 0x00821E00, 0x008220FF)
+SOFTWARE_VERSION = Query("software_version", 0x58000200, 0x00823400, 0x008234FF)
+
+LRI_DEVICE_NAME = 0x00821E00
+LRI_DEVICE_CLASS = 0x00821F00
+LRI_DEVICE_TYPE = 0x00822000
+LRI_SOFTWARE_VERSION = 0x00823400
+
+REGISTERS: dict[int, Register] = {
+    r.lri: r
+    for r in (
+        Register(0x00263F00, "ac_power", Kind.POWER),
+        Register(0x00464000, "ac_power_l1", Kind.POWER),
+        Register(0x00464100, "ac_power_l2", Kind.POWER),
+        Register(0x00464200, "ac_power_l3", Kind.POWER),
+        Register(0x00464800, "ac_voltage_l1", Kind.MEASURE, 100),
+        Register(0x00464900, "ac_voltage_l2", Kind.MEASURE, 100),
+        Register(0x00464A00, "ac_voltage_l3", Kind.MEASURE, 100),
+        Register(0x00465000, "ac_current_l1", Kind.MEASURE, 1000),  # older models
+        Register(0x00465100, "ac_current_l2", Kind.MEASURE, 1000),
+        Register(0x00465200, "ac_current_l3", Kind.MEASURE, 1000),
+        Register(0x00465300, "ac_current_l1", Kind.MEASURE, 1000),
+        Register(0x00465400, "ac_current_l2", Kind.MEASURE, 1000),
+        Register(0x00465500, "ac_current_l3", Kind.MEASURE, 1000),
+        Register(0x00465700, "grid_frequency", Kind.MEASURE, 100),
+        Register(0x00251E00, "mpp{n}_power", Kind.POWER, channelled=True),
+        Register(0x00451F00, "mpp{n}_voltage", Kind.MEASURE, 100, channelled=True),
+        Register(0x00452100, "mpp{n}_current", Kind.MEASURE, 1000, channelled=True),
+        Register(0x00260100, "energy_total", Kind.COUNTER),
+        Register(0x00262200, "energy_today", Kind.COUNTER),
+        Register(0x00214800, "device_status", Kind.STATUS),
+        Register(0x00416400, "grid_relay", Kind.STATUS),
+        Register(0x00237700, "device_temperature", Kind.MEASURE, 100),
+        Register(0x00295A00, "bat_fuel_charge", Kind.MEASURE),
+        Register(0x00495B00, "bat_temperature", Kind.MEASURE, 10),
+        Register(0x00495C00, "bat_voltage", Kind.MEASURE, 100),
+        Register(0x00495D00, "bat_charge_current", Kind.MEASURE, 1000),
+        Register(0x00496900, "bat_power_plus", Kind.POWER),
+        Register(0x00496A00, "bat_power_minus", Kind.POWER),
+        Register(0x00463600, "grid_power_minus", Kind.POWER),  # feed-in (export)
+        Register(0x00463700, "grid_power_plus", Kind.POWER),  # draw (import)
+    )
+}
+
+# Status tags (SMA's numbers) and what we call them; `ok` for the flag fields.
+STATUS_NAMES: dict[int, str] = {
+    35: "Fault",
+    51: "Closed",
+    303: "Off",
+    307: "Ok",
+    311: "Open",
+    381: "Stop",
+    455: "Warning",
+    1392: "Fault",
+    1795: "Locked",
+    16777213: "Not available",
+}
+STATUS_OK = {"device_status": {307}, "grid_relay": {51}}
+
+DEVICE_CLASSES: dict[int, str] = {
+    8000: "any device",
+    8001: "PV inverter",
+    8002: "wind turbine inverter",
+    8007: "battery inverter",
+    8009: "hybrid inverter",
+    8033: "load",
+    8064: "sensor",
+    8065: "energy meter",
+    8128: "communication device",
+}
+
+MAX_STRINGS = 6
+
+
+def status_name(code: int) -> str:
+    return STATUS_NAMES.get(code, str(code))
