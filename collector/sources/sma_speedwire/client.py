@@ -1,0 +1,228 @@
+"""An asyncio Speedwire client: one UDP socket, requests matched to replies, retries.
+
+- Our identity: SUSyID 125 and a random serial, fixed for the process (SMA devices bind a login
+  to it).
+- Every request gets a fresh 15-bit packet id (sent with bit 15 set). A reply is accepted only if
+  it comes from the address we sent to, from the device we asked (or any device while logging
+  in), with our packet id and the request's command | 1. Anything else (a late reply to an
+  earlier attempt, a duplicate, an Energy Meter datagram, another device) is dropped and counted.
+- A reply may come in fragments (the counter at offset 38 counts down to 0); they are collected.
+- Each attempt waits `timeout` seconds; `retries` more attempts follow, each with a new id.
+- Errors: 0x0100 is `WrongPassword` (never retried here), 0x0017 `SessionLost` (the caller
+  logs in again once), 0x0015 means the value is not on this model (an empty answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from collector.errors import AuthError, DeviceUnreachable, ProtocolError
+from collector.sources.sma_speedwire import codec
+from collector.sources.sma_speedwire.codec import Address, InverterPacket, Record
+from collector.sources.sma_speedwire.registers import Query
+
+Target = tuple[str, int]  # (IP address, UDP port)
+Builder = Callable[[int], InverterPacket]  # packet id -> request
+
+
+class WrongPassword(AuthError):
+    """The device refused the password (error 0x0100): never retried automatically."""
+
+    permanent = True
+
+
+class SessionLost(ProtocolError):
+    """The device no longer knows our login (error 0x0017): log in again."""
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    received: int = 0
+    dropped: int = 0  # late, duplicate, foreign or malformed datagrams
+    retries: int = 0
+
+
+@dataclass
+class _Pending:
+    target: Target
+    device: Address | None  # None while logging in to "any device"
+    command: int
+    fragments: dict[int, InverterPacket] = field(default_factory=dict)
+    done: asyncio.Future[list[InverterPacket]] | None = None
+
+
+class SpeedwireClient(asyncio.DatagramProtocol):
+    def __init__(self, *, timeout: float = 1.0, retries: int = 2) -> None:
+        self.timeout = timeout
+        self.retries = retries
+        self.me = Address(codec.CLIENT_SUSY, random.randint(900_000_000, 999_999_999))
+        self.stats = Stats()
+        self._next_id = random.randint(1, 0x7FFF)
+        self._pending: dict[int, _Pending] = {}
+        self._transport: asyncio.DatagramTransport | None = None
+
+    # --- socket --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=("0.0.0.0", 0))
+        self._transport = transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        for pending in self._pending.values():
+            if pending.done is not None and not pending.done.done():
+                pending.done.cancel()
+        self._pending.clear()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self._transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self.stats.received += 1
+        try:
+            packet = codec.decode(data)
+        except codec.CodecError:
+            self.stats.dropped += 1
+            return
+        if not isinstance(packet, InverterPacket) or packet.destination != self.me:
+            self.stats.dropped += 1
+            return
+        pending = self._pending.get(packet.pid)
+        source = (str(addr[0]), int(addr[1]))
+        if (
+            pending is None
+            or pending.done is None
+            or pending.done.done()
+            or source != pending.target
+            or (pending.device is not None and packet.source != pending.device)
+            or packet.command != pending.command | 0x01
+        ):
+            self.stats.dropped += 1  # late, duplicate, or not ours
+            return
+        if packet.fragment in pending.fragments:
+            self.stats.dropped += 1
+            return
+        pending.fragments[packet.fragment] = packet
+        # Complete when the last fragment (counter 0) and every one before it are here.
+        highest = max(pending.fragments)
+        if 0 in pending.fragments and len(pending.fragments) == highest + 1:
+            ordered = [pending.fragments[n] for n in sorted(pending.fragments, reverse=True)]
+            pending.done.set_result(ordered)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and the like
+        self.stats.dropped += 1
+
+    # --- requests --------------------------------------------------------------------------
+
+    def _packet_id(self) -> int:
+        self._next_id = self._next_id % 0x7FFF + 1
+        while self._next_id in self._pending:
+            self._next_id = self._next_id % 0x7FFF + 1
+        return self._next_id
+
+    async def exchange(
+        self, target: Target, device: Address | None, build: Builder
+    ) -> list[InverterPacket]:
+        """Send the request `build(packet_id)` makes and wait for its whole reply (retried)."""
+        if self._transport is None:
+            raise RuntimeError("the client is not open")
+        loop = asyncio.get_running_loop()
+        for attempt in range(self.retries + 1):
+            pid = self._packet_id()
+            request = build(pid)
+            pending = _Pending(target, device, request.command, done=loop.create_future())
+            self._pending[pid] = pending
+            try:
+                self._transport.sendto(codec.encode_inverter(request), target)
+                self.stats.sent += 1
+                if attempt:
+                    self.stats.retries += 1
+                assert pending.done is not None
+                return await asyncio.wait_for(asyncio.shield(pending.done), self.timeout)
+            except TimeoutError:
+                continue
+            finally:
+                self._pending.pop(pid, None)
+        raise DeviceUnreachable(
+            f"no answer from {target[0]}:{target[1]} within {self.timeout:g} s "
+            f"({self.retries + 1} attempts)"
+        )
+
+    async def login(self, target: Target, password: str, group: int) -> Address:
+        """Log in; returns the device's address (SUSyID and serial) from its reply."""
+        now = int(time.time())
+        replies = await self.exchange(
+            target,
+            None,
+            lambda pid: codec.login(codec.ANY, self.me, pid, password, group, now),
+        )
+        reply = replies[0]
+        if reply.error == codec.Error.WRONG_PASSWORD:
+            who = "installer" if group == codec.GROUP_INSTALLER else "user"
+            raise WrongPassword(
+                f"{target[0]} refused the {who} password (error 0x0100): check SMA_PASSWORD and "
+                f"SMA_USER_GROUP; not retrying, as SMA devices may lock after wrong passwords"
+            )
+        if reply.error != codec.Error.OK:
+            raise ProtocolError(f"{target[0]} answered the login with error 0x{reply.error:04x}")
+        return reply.source
+
+    def logoff(self, target: Target) -> None:
+        """Log off (the device sends no answer)."""
+        if self._transport is not None:
+            self._transport.sendto(
+                codec.encode_inverter(codec.logoff(self.me, self._packet_id())), target
+            )
+            self.stats.sent += 1
+
+    async def query(self, target: Target, device: Address, query: Query) -> list[Record]:
+        """The records of one query; [] when the device does not have these values (error 21)."""
+        replies = await self.exchange(
+            target,
+            device,
+            lambda pid: codec.query(device, self.me, pid, query.command, query.first, query.last),
+        )
+        error = replies[0].error
+        if error == codec.Error.NOT_AUTHENTICATED:
+            raise SessionLost(f"{target[0]}: the session is gone (error 0x0017)")
+        if error == codec.Error.NOT_AVAILABLE:
+            return []
+        if error != codec.Error.OK:
+            raise ProtocolError(f"{target[0]} answered query {query.name} with error 0x{error:04x}")
+        records: list[Record] = []
+        try:
+            for reply in replies:
+                records.extend(codec.records(reply))
+        except codec.CodecError as exc:
+            raise ProtocolError(f"{target[0]}: {exc}") from None
+        return records
+
+    async def query_all(
+        self, target: Target, device: Address, queries: list[Query], *, pipelined: bool = True
+    ) -> dict[str, list[Record] | Exception]:
+        """Several queries: all sent at once (pipelined) or one after another."""
+        results: dict[str, list[Record] | Exception] = {}
+        if pipelined:
+            answers = await asyncio.gather(
+                *(self.query(target, device, q) for q in queries), return_exceptions=True
+            )
+            for query, answer in zip(queries, answers, strict=True):
+                if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+                    raise answer
+                results[query.name] = answer
+            return results
+        for query in queries:
+            try:
+                results[query.name] = await self.query(target, device, query)
+            except (DeviceUnreachable, ProtocolError) as exc:
+                results[query.name] = exc
+        return results
