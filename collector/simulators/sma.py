@@ -244,8 +244,9 @@ class SmaInverter:
         out: list[tuple[float, bytes]] = []
         if faults.foreign:
             out.append((0.0, self._foreign_meter()))
-            other = codec.reply_to(packet, Address(self.address.susy, self.address.serial + 1))
-            out.append((0.0, codec.encode_inverter(other)))
+            if packet.command != codec.CMD_LOGIN:  # one IP is one device: logins are not mixed
+                other = codec.reply_to(packet, Address(self.address.susy, self.address.serial + 1))
+                out.append((0.0, codec.encode_inverter(other)))
         if faults.stale and self._previous_reply is not None:
             out.append((0.0, self._previous_reply))
         for item in encoded:

@@ -19,6 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.sources.sma_speedwire import codec
@@ -83,8 +84,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         self._pending.clear()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         self.stats.received += 1

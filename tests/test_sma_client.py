@@ -1,0 +1,217 @@
+"""The Speedwire client against the simulated inverter over real UDP sockets, fault by fault."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from collector.errors import DeviceUnreachable
+from collector.simulators.sma import SmaInverter, SmaSimulator
+from collector.sources.sma_speedwire import codec
+from collector.sources.sma_speedwire.client import SessionLost, SpeedwireClient, WrongPassword
+from collector.sources.sma_speedwire.registers import QUERIES
+
+T = TypeVar("T")
+BY_NAME = {query.name: query for query in QUERIES}
+
+
+@pytest.fixture
+def inverter() -> SmaInverter:
+    return SmaInverter(3010538116, battery=True, meter=True)
+
+
+@pytest.fixture
+def simulator(inverter: SmaInverter) -> Iterator[SmaSimulator]:
+    sim = SmaSimulator([inverter]).start()
+    yield sim
+    sim.stop()
+
+
+def target(simulator: SmaSimulator) -> tuple[str, int]:
+    host, port = simulator.addresses[0].split(":")
+    return host, int(port)
+
+
+def run(
+    simulator: SmaSimulator,
+    scenario: Callable[[SpeedwireClient, tuple[str, int]], Awaitable[T]],
+    **options: float,
+) -> tuple[T, SpeedwireClient]:
+    async def main() -> tuple[T, SpeedwireClient]:
+        client = SpeedwireClient(
+            timeout=options.get("timeout", 0.5), retries=int(options.get("retries", 2))
+        )
+        await client.open()
+        try:
+            return await scenario(client, target(simulator)), client
+        finally:
+            client.close()
+
+    return asyncio.run(main())
+
+
+async def _login_and(
+    client: SpeedwireClient, where: tuple[str, int], *names: str
+) -> dict[str, list[codec.Record]]:
+    device = await client.login(where, "0000", codec.GROUP_USER)
+    return {name: await client.query(where, device, BY_NAME[name]) for name in names}
+
+
+def test_login_and_every_query(simulator: SmaSimulator, inverter: SmaInverter) -> None:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> dict[str, object]:
+        device = await client.login(where, "0000", codec.GROUP_USER)
+        assert device == inverter.address
+        return await client.query_all(where, device, list(QUERIES), pipelined=False)
+
+    results, client = run(simulator, scenario)
+    assert all(isinstance(value, list) and value for value in results.values()), results
+    dc = results["dc_power"]
+    assert isinstance(dc, list)
+    assert [(r.lri, r.channel) for r in dc] == [(0x251E00, 1), (0x251E00, 2)]
+    status = results["device_status"]
+    assert isinstance(status, list)
+    assert status[0].status() == 307
+    assert client.stats.retries == 0
+    assert client.stats.dropped == 0
+
+
+def test_a_wrong_password_is_one_attempt_and_a_clear_error(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> None:
+        await client.login(where, "1234", codec.GROUP_USER)
+
+    with pytest.raises(WrongPassword, match=r"refused the user password .*not retrying"):
+        run(simulator, scenario)
+    assert [p.command for p in inverter.received] == [codec.CMD_LOGIN]  # no retry loop
+
+
+def test_installer_login_uses_its_own_key(simulator: SmaSimulator) -> None:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> codec.Address:
+        return await client.login(where, "1111", codec.GROUP_INSTALLER)
+
+    device, _ = run(simulator, scenario)
+    assert device.serial == 3010538116
+
+
+def test_a_dropped_reply_is_retried_with_a_new_packet_id(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    inverter.faults.drop_next = 1
+    results, client = run(simulator, lambda c, w: _login_and(c, w, "ac_power"))
+    assert results["ac_power"]
+    assert client.stats.retries == 1
+    login_ids = [p.pid for p in inverter.received if p.command == codec.CMD_LOGIN]
+    assert len(set(login_ids)) == 2
+
+
+def test_duplicated_stale_and_foreign_replies_are_dropped(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    inverter.faults.duplicate = True
+    inverter.faults.stale = True
+    inverter.faults.foreign = True
+    results, client = run(
+        simulator, lambda c, w: _login_and(c, w, "ac_power", "dc_power", "grid_relay")
+    )
+    # Each answer is the right one, although a stale copy of the previous one came first.
+    assert [r.lri for r in results["ac_power"]] == [0x263F00]
+    assert {r.lri for r in results["dc_power"]} == {0x251E00}
+    assert [r.status() for r in results["grid_relay"]] == [51]
+    assert client.stats.dropped >= 6  # meter datagrams, other device, stale copies, duplicates
+    assert client.stats.retries == 0
+
+
+def test_late_replies_are_not_taken_for_the_current_attempt(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    inverter.faults.delay = 0.3  # every reply arrives after its attempt gave up
+
+    with pytest.raises(DeviceUnreachable, match=r"no answer .* within 0\.2 s \(3 attempts\)"):
+        run(simulator, lambda c, w: _login_and(c, w), timeout=0.2, retries=2)
+
+
+def test_a_lost_session_is_reported_so_the_caller_can_log_in_again(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    inverter.faults.session_lost_after = 2
+
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> list[codec.Record]:
+        device = await client.login(where, "0000", codec.GROUP_USER)
+        await client.query(where, device, BY_NAME["ac_power"])
+        await client.query(where, device, BY_NAME["dc_power"])
+        with pytest.raises(SessionLost):
+            await client.query(where, device, BY_NAME["grid_relay"])
+        device = await client.login(where, "0000", codec.GROUP_USER)
+        return await client.query(where, device, BY_NAME["grid_relay"])
+
+    records, _ = run(simulator, scenario)
+    assert [r.status() for r in records] == [51]
+
+
+def test_values_this_model_lacks_are_an_empty_answer(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    inverter.faults.unavailable = {"temperature"}
+    inverter.battery = False
+    results, _ = run(
+        simulator, lambda c, w: _login_and(c, w, "temperature", "battery_charge", "ac_power")
+    )
+    assert results["temperature"] == []
+    assert results["battery_charge"] == []
+    assert results["ac_power"]
+
+
+def test_night_gives_no_numbers_and_status_off(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    inverter.faults.night = "nan"
+    results, _ = run(
+        simulator, lambda c, w: _login_and(c, w, "ac_power", "device_status", "energy")
+    )
+    assert [r.number() for r in results["ac_power"]] == [None]
+    assert [r.status() for r in results["device_status"]] == [303]
+    assert all(r.number() is not None for r in results["energy"])  # counters still answer
+
+
+def test_a_silent_inverter_is_unreachable(simulator: SmaSimulator, inverter: SmaInverter) -> None:
+    inverter.faults.night = "silent"
+    with pytest.raises(DeviceUnreachable):
+        run(simulator, lambda c, w: _login_and(c, w), timeout=0.2, retries=1)
+
+
+@pytest.mark.parametrize("fragments", [2, 3, 9])
+def test_fragmented_replies_are_collected(
+    simulator: SmaSimulator, inverter: SmaInverter, fragments: int
+) -> None:
+    inverter.faults.fragments = fragments
+    results, _ = run(simulator, lambda c, w: _login_and(c, w, "ac_voltage_current"))
+    lris = [r.lri >> 8 for r in results["ac_voltage_current"]]
+    assert lris == [0x4648, 0x4649, 0x464A, 0x464B, 0x464C, 0x464D, 0x4653, 0x4654, 0x4655]
+
+
+def test_pipelined_queries_give_the_same_records(simulator: SmaSimulator) -> None:
+    names = [q.name for q in QUERIES]
+
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> tuple[object, object]:
+        device = await client.login(where, "0000", codec.GROUP_USER)
+        together = await client.query_all(where, device, list(QUERIES), pipelined=True)
+        one_by_one = await client.query_all(where, device, list(QUERIES), pipelined=False)
+        return together, one_by_one
+
+    (together, one_by_one), client = run(simulator, scenario)
+    assert isinstance(together, dict)
+    assert isinstance(one_by_one, dict)
+    assert list(together) == names
+
+    def shape(results: dict[str, object]) -> dict[str, list[tuple[int, int]]]:
+        return {
+            name: [(r.lri, r.channel) for r in value]  # type: ignore[attr-defined]
+            for name, value in results.items()
+        }
+
+    assert shape(together) == shape(one_by_one)
+    assert client.stats.retries == 0
