@@ -82,6 +82,53 @@ class SenecLocalSettings(_Settings):
         return f"{self.scheme}://{self.host}"
 
 
+class SmaSettings(_Settings):
+    """SMA inverters over Speedwire (UDP 9522)."""
+
+    model_config = SettingsConfigDict(env_prefix="SMA_")
+
+    host: str | None = None  # one or more, comma-separated, each `address[:port]`
+    password: SecretStr = SecretStr("0000")
+    user_group: Literal["user", "installer"] = "user"
+    interval: float = Field(5.0, ge=1.0)
+    timeout: float = Field(1.0, gt=0, le=10)  # per request; each is tried 3 times
+    measurement: str = "SMA"
+
+    _blank = field_validator("host", mode="before")(_blank_to_none)
+
+    @field_validator("user_group", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value()
+        if len(text) > 12 or not text.isascii():
+            raise ValueError("a Speedwire password is at most 12 ASCII characters")
+        return value
+
+    @field_validator("measurement")
+    @classmethod
+    def _measurement(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @property
+    def targets(self) -> list[tuple[str, int]]:
+        """(address, port) of each inverter; the port defaults to 9522."""
+        result = []
+        for item in (self.host or "").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            parts = urlsplit(f"//{item}")
+            result.append((parts.hostname or item, parts.port or 9522))
+        return result
+
+
 class InfluxSettings(_Settings):
     model_config = SettingsConfigDict(env_prefix="INFLUX_")
 
@@ -192,7 +239,10 @@ class RuntimeSettings(_Settings):
 
 # --- loading -------------------------------------------------------------------------------
 
-SECRETS = {"INFLUX_TOKEN": (InfluxSettings, "token")}
+SECRETS: dict[str, tuple[type[_Settings], str]] = {
+    "INFLUX_TOKEN": (InfluxSettings, "token"),
+    "SMA_PASSWORD": (SmaSettings, "password"),
+}
 
 
 def _read_file_secrets(environ: dict[str, str]) -> tuple[dict[type, dict[str, str]], list[str]]:
@@ -245,6 +295,7 @@ def _load(model: type[_Settings], init: dict[str, Any], problems: list[str]) -> 
 @dataclass
 class Config:
     senec: SenecLocalSettings | None
+    sma: SmaSettings | None
     influx: InfluxSettings | None
     log: LogSettings
     runtime: RuntimeSettings
@@ -259,22 +310,30 @@ def load_config(*, need_sink: bool = True) -> Config:
     log = _load(LogSettings, {}, problems) or LogSettings.model_construct()
     runtime = _load(RuntimeSettings, {}, problems)
     senec: SenecLocalSettings | None = _load(SenecLocalSettings, {}, problems)
+    sma: SmaSettings | None = _load(SmaSettings, secrets.get(SmaSettings, {}), problems)
     influx: InfluxSettings | None = (
         _load(InfluxSettings, secrets.get(InfluxSettings, {}), problems) if need_sink else None
     )
 
-    if senec is not None:
-        if senec.host is None:
-            senec = None
-            problems.append("no source configured: set SENEC_HOST to your SENEC device's address")
-        else:
-            _check_senec(senec, problems, warnings)
+    if sma is not None and sma.host is None:
+        sma = None
+    elif sma is not None:
+        _check_sma(sma, problems)
+    if senec is not None and senec.host is None:
+        senec = None
+        if sma is None and not any(p.startswith("SMA_") for p in problems):
+            problems.append(
+                "no source configured: set SENEC_HOST to your SENEC device's address "
+                "or SMA_HOST to your SMA inverters' addresses"
+            )
+    elif senec is not None:
+        _check_senec(senec, problems, warnings)
     if influx is not None:
         _check_influx(influx, problems)
 
     if problems:
         raise ConfigError(problems)
-    return Config(senec=senec, influx=influx, log=log, runtime=runtime, warnings=warnings)
+    return Config(senec=senec, sma=sma, influx=influx, log=log, runtime=runtime, warnings=warnings)
 
 
 def _check_senec(senec: SenecLocalSettings, problems: list[str], warnings: list[str]) -> None:
@@ -303,6 +362,25 @@ def _check_senec(senec: SenecLocalSettings, problems: list[str], warnings: list[
             problems.append("SENEC_CA_FILE: only makes sense with SENEC_SCHEMA=https")
         elif not senec.ca_file.is_file():
             problems.append(f"SENEC_CA_FILE: no such file {str(senec.ca_file)!r}")
+
+
+def _check_sma(sma: SmaSettings, problems: list[str]) -> None:
+    for item in (sma.host or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if "://" in item or "/" in item:
+            problems.append(f"SMA_HOST: give addresses only (optionally :port), got {item!r}")
+            continue
+        try:
+            urlsplit(f"//{item}").port  # noqa: B018 - raises for a bad port
+        except ValueError:
+            problems.append(f"SMA_HOST: the port in {item!r} must be a number from 1 to 65535")
+    if sma.timeout * 3 >= sma.interval:
+        problems.append(
+            f"SMA_TIMEOUT: three attempts ({sma.timeout:g} s each) must fit into SMA_INTERVAL "
+            f"({sma.interval:g} s)"
+        )
 
 
 def _check_influx(influx: InfluxSettings, problems: list[str]) -> None:

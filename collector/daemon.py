@@ -33,6 +33,24 @@ def build_sources(config: Config) -> list[Source]:
 
         measurement = config.influx.measurement if config.influx else "SENEC"
         sources.append(SenecLocalSource(config.senec, measurement))
+    if config.sma is not None:
+        from collector.sources.sma_speedwire import codec
+        from collector.sources.sma_speedwire.source import SmaSource
+
+        targets = config.sma.targets
+        group = codec.GROUP_INSTALLER if config.sma.user_group == "installer" else codec.GROUP_USER
+        for target in targets:
+            sources.append(
+                SmaSource(
+                    target,
+                    config.sma.password.get_secret_value(),
+                    group,
+                    interval=config.sma.interval,
+                    timeout=config.sma.timeout,
+                    measurement=config.sma.measurement,
+                    tag_serial=len(targets) > 1,
+                )
+            )
     return sources
 
 

@@ -57,7 +57,8 @@ class PollLoop:
         start = time.monotonic()
         slot = start
         while not stop.is_set():
-            await self._poll_once()
+            if not await self._poll_once():
+                return
             now = time.monotonic()
             if self.failures >= BACKOFF_AFTER:
                 slot = now + backoff_delay(self.source.interval, self.failures, self.max_backoff)
@@ -67,16 +68,27 @@ class PollLoop:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, slot - time.monotonic()))
 
-    async def _poll_once(self) -> None:
+    async def _poll_once(self) -> bool:
+        """One poll; False when the source must not be polled again (a permanent error)."""
         try:
             reading = await self.source.poll()
         except SourceError as exc:
+            if getattr(exc, "permanent", False):
+                self.failed_polls += 1
+                self._log.error(
+                    "source stopped",
+                    error=str(exc),
+                    kind=type(exc).__name__,
+                    note="fix the configuration and restart the collector",
+                )
+                return False
             self._failed(exc)
-            return
+            return True
         self._recovered()
         # Handed to the queue without waiting for the disk; logged as collected once it is
         # there (or, when the queue cannot be written, held in memory: on_disk=False).
         self.emit(reading, lambda on_disk: self._collected(reading, on_disk))
+        return True
 
     def _collected(self, reading: Reading, on_disk: bool) -> None:
         self.readings += 1

@@ -53,6 +53,27 @@ FIELDS: dict[str, FieldSpec] = _specs(
     FieldSpec("wallbox_charge_power1", int, "W", "charging power of wallbox 2"),
     FieldSpec("wallbox_charge_power2", int, "W", "charging power of wallbox 3"),
     FieldSpec("wallbox_charge_power3", int, "W", "charging power of wallbox 4"),
+    # SMA inverters (Speedwire); bat_*, grid_power_*, mppN_power and response_duration above
+    # mean the same for SMA.
+    FieldSpec("ac_power", int, "W", "AC power fed out by the inverter"),
+    *(FieldSpec(f"ac_power_l{n}", int, "W", f"AC power on phase L{n}") for n in (1, 2, 3)),
+    *(FieldSpec(f"ac_voltage_l{n}", float, "V", f"AC voltage L{n}-N") for n in (1, 2, 3)),
+    *(FieldSpec(f"ac_current_l{n}", float, "A", f"AC current on phase L{n}") for n in (1, 2, 3)),
+    FieldSpec("grid_frequency", float, "Hz", "grid frequency"),
+    FieldSpec("dc_power", int, "W", "DC power of all PV strings"),
+    *(FieldSpec(f"mpp{n}_power", int, "W", f"PV string (MPP tracker) {n}") for n in (4, 5, 6)),
+    *(FieldSpec(f"mpp{n}_voltage", float, "V", f"DC voltage of string {n}") for n in range(1, 7)),
+    *(FieldSpec(f"mpp{n}_current", float, "A", f"DC current of string {n}") for n in range(1, 7)),
+    FieldSpec("energy_total", int, "Wh", "energy produced since the inverter was installed"),
+    FieldSpec("energy_today", int, "Wh", "energy produced today"),
+    FieldSpec("device_status", str, "", "device status: Ok, Warning, Fault, Off"),
+    FieldSpec("device_status_code", int, "", "device status as SMA's number (307 = Ok)"),
+    FieldSpec("device_status_ok", bool, "", "whether the device status is Ok"),
+    FieldSpec("grid_relay", str, "", "grid relay: Closed (feeding in) or Open"),
+    FieldSpec("grid_relay_code", int, "", "grid relay as SMA's number (51 = Closed)"),
+    FieldSpec("grid_relay_ok", bool, "", "whether the grid relay is closed"),
+    FieldSpec("device_temperature", float, "°C", "inverter temperature"),
+    FieldSpec("bat_temperature", float, "°C", "battery temperature"),
 )
 
 

@@ -1,0 +1,192 @@
+"""The `sma` source: one SMA inverter over Speedwire, one reading per poll.
+
+The session is kept: one login, then every poll sends all queries at once (pipelined) and waits
+for their answers. Error 0x0017 (session gone) means one new login and the failed queries again;
+a wrong password (0x0100) stops this source for good, with one clear line (SMA devices may lock
+after repeated wrong passwords). Fields the model lacks (error 21) are simply absent, and asked
+for again at every poll, so that values that appear only by day are written when they appear.
+
+At night an inverter either stops answering (the poll loop's back-off handles that) or answers
+with "not a number" and status Off: then it is reported once as asleep and polled every
+NIGHT_INTERVAL seconds until it is awake again. Counters are never written as 0 or as a sentinel.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from collector.errors import ProtocolError, SourceError
+from collector.logging import get_logger
+from collector.reading import FieldValue, Reading
+from collector.sources.sma_speedwire import codec
+from collector.sources.sma_speedwire.client import SessionLost, SpeedwireClient
+from collector.sources.sma_speedwire.codec import Address, Record
+from collector.sources.sma_speedwire.registers import (
+    MAX_STRINGS,
+    QUERIES,
+    REGISTERS,
+    STATUS_OK,
+    Kind,
+    status_name,
+)
+
+NIGHT_INTERVAL = 60.0
+STATUS_OFF = 303
+
+
+def fields_from(records: list[Record]) -> dict[str, FieldValue]:
+    """Records of any queries → fields, by register and channel (never by position)."""
+    fields: dict[str, FieldValue] = {}
+    for record in records:
+        register = REGISTERS.get(record.lri)
+        if register is None:
+            continue
+        name = register.field
+        if register.channelled:
+            if not 1 <= record.channel <= MAX_STRINGS:
+                continue
+            name = name.format(n=record.channel)
+        if register.kind is Kind.STATUS:
+            code = record.status()
+            if code is not None:
+                fields[name] = status_name(code)
+                fields[f"{name}_code"] = code
+                fields[f"{name}_ok"] = code in STATUS_OK[name]
+            continue
+        value = record.number()
+        if register.kind is Kind.POWER:
+            fields[name] = max(0, value) if value is not None else 0  # answered: not producing
+        elif register.kind is Kind.COUNTER:
+            if value:  # None (sentinel) and 0 (a false reset) are left out
+                fields[name] = value
+        elif value is not None:
+            fields[name] = round(value / register.divisor, 3)
+    strings = [
+        v for n in range(1, MAX_STRINGS + 1) if isinstance(v := fields.get(f"mpp{n}_power"), int)
+    ]
+    if strings:
+        fields["dc_power"] = sum(strings)
+    return fields
+
+
+class SmaSource:
+    def __init__(
+        self,
+        target: tuple[str, int],
+        password: str,
+        group: int,
+        *,
+        interval: float = 5.0,
+        timeout: float = 1.0,
+        measurement: str = "SMA",
+        tag_serial: bool = False,
+    ) -> None:
+        self.target = target
+        self.name = f"sma-{target[0]}" + (f":{target[1]}" if target[1] != codec.PORT else "")
+        self.interval = interval
+        self.day_interval = interval
+        self.timeout = timeout * 3  # three attempts per request
+        self._password = password
+        self._group = group
+        self._request_timeout = timeout
+        self._measurement = measurement
+        self._tag_serial = tag_serial
+        self._client: SpeedwireClient | None = None
+        self._device: Address | None = None
+        self._asleep = False
+        self._log = get_logger(source=self.name)
+
+    def describe(self) -> str:
+        device = f", serial {self._device.serial}" if self._device else ""
+        return f"SMA inverter at {self.target[0]}:{self.target[1]} (Speedwire{device})"
+
+    async def _session(self) -> tuple[SpeedwireClient, Address]:
+        if self._client is None:
+            self._client = SpeedwireClient(timeout=self._request_timeout, retries=2)
+            await self._client.open()
+        if self._device is None:
+            self._device = await self._client.login(self.target, self._password, self._group)
+        return self._client, self._device
+
+    async def poll(self) -> Reading:
+        started = time.monotonic()
+        now = datetime.fromtimestamp(int(time.time()), UTC)
+        client, device = await self._session()
+        results = await client.query_all(self.target, device, list(QUERIES))
+        if any(isinstance(result, SessionLost) for result in results.values()):
+            self._device = None
+            client, device = await self._session()
+            again = [q for q in QUERIES if isinstance(results[q.name], SessionLost)]
+            results.update(await client.query_all(self.target, device, again))
+        records: list[Record] = []
+        problems: list[SourceError] = []
+        for result in results.values():
+            if isinstance(result, list):
+                records.extend(result)
+            elif isinstance(result, SourceError):
+                problems.append(result)
+            else:
+                raise result
+        if len(problems) == len(QUERIES):
+            self._device = None  # log in afresh when it answers again
+            raise problems[0]
+        fields = fields_from(records)
+        if "ac_power" not in fields:
+            raise ProtocolError(
+                f"{self.target[0]} sent no AC power (the one value every SMA inverter has)"
+            )
+        fields["response_duration"] = round((time.monotonic() - started) * 1000)
+        self._night(records, fields)
+        tags = {"serial": str(device.serial)} if self._tag_serial else {}
+        return Reading(now, self._measurement, fields, tags)
+
+    def _night(self, records: list[Record], fields: dict[str, FieldValue]) -> None:
+        ac = next((r for r in records if r.lri == 0x00263F00), None)
+        asleep = fields.get("device_status_code") == STATUS_OFF or (
+            ac is not None and ac.number() is None
+        )
+        if asleep and not self._asleep:
+            self._log.info(
+                "inverter asleep",
+                status=fields.get("device_status"),
+                note=f"polled every {NIGHT_INTERVAL:g} s until it produces again",
+            )
+            self.interval = max(self.day_interval, NIGHT_INTERVAL)
+        elif not asleep and self._asleep:
+            self._log.info("inverter awake", ac_w=fields.get("ac_power"))
+            self.interval = self.day_interval
+        self._asleep = asleep
+
+    def summary(self, reading: Reading) -> dict[str, Any]:
+        f = reading.fields
+        summary: dict[str, Any] = {
+            "time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_ms": f.get("response_duration"),
+            "status": f.get("device_status"),
+            "ac_w": f.get("ac_power"),
+            "dc_w": f.get("dc_power"),
+            "today_wh": f.get("energy_today"),
+        }
+        if "bat_fuel_charge" in f:
+            summary["soc_pct"] = f["bat_fuel_charge"]
+        if "grid_power_plus" in f:
+            grid = f.get("grid_power_plus", 0)
+            export = f.get("grid_power_minus", 0)
+            if isinstance(grid, int) and isinstance(export, int):
+                summary["grid_w"] = grid - export
+        missing = [k for k, v in summary.items() if v is None]
+        for key in missing:
+            del summary[key]
+        if reading.tags:
+            summary["serial"] = reading.tags.get("serial")
+        return summary
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            if self._device is not None:
+                self._client.logoff(self.target)
+            self._client.close()
+            self._client = None
+        self._device = None

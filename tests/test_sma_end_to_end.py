@@ -1,0 +1,146 @@
+"""The daemon as a subprocess with two simulated SMA inverters, into a real InfluxDB 1.x."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from collector.reading import FIELDS
+from collector.simulators.sma import SmaInverter, SmaSimulator
+from collector.sources.sma_speedwire import codec
+from tests.harness import Collector
+from tests.servers import InfluxDB1
+from tests.test_end_to_end import INFLUX_TYPES, reading_seconds, unique
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture
+def inverters() -> Iterator[tuple[SmaSimulator, list[SmaInverter]]]:
+    devices = [
+        SmaInverter(3010538116, strings=2, seed=1),
+        SmaInverter(3010538117, strings=3, battery=True, meter=True, seed=2),
+    ]
+    simulator = SmaSimulator(devices).start()
+    yield simulator, devices
+    simulator.stop()
+
+
+def sma_settings(
+    simulator: SmaSimulator, influx: InfluxDB1, database: str, measurement: str
+) -> dict[str, str]:
+    return {
+        "SMA_HOST": ",".join(simulator.addresses),
+        "SMA_INTERVAL": "1",
+        "SMA_TIMEOUT": "0.3",
+        "SMA_MEASUREMENT": measurement,
+        "INFLUX_API": "v1",
+        "INFLUX_URL": influx.url,
+        "INFLUX_BUCKET": database,
+    }
+
+
+def test_two_inverters_arrive_tagged_by_serial_with_every_field_typed(
+    influxdb1: InfluxDB1, inverters: tuple[SmaSimulator, list[SmaInverter]], tmp_path: Path
+) -> None:
+    simulator, devices = inverters
+    database, measurement = unique("db"), unique("SMA")
+    influxdb1.create_database(database)
+    collector = Collector(tmp_path / "c", sma_settings(simulator, influxdb1, database, measurement))
+    collector.wait_events("reading", 8)
+    assert collector.stop() == 0
+    assert "Traceback" not in collector.text()
+    readings = collector.named("reading")
+    by_serial = {r["serial"] for r in readings}
+    assert by_serial == {"3010538116", "3010538117"}
+
+    result = influxdb1.query(f'SELECT * FROM "{measurement}" GROUP BY "serial"', database)[
+        "results"
+    ][0]["series"]
+    series = {
+        s["tags"]["serial"]: [dict(zip(s["columns"], v, strict=True)) for v in s["values"]]
+        for s in result
+    }
+    assert set(series) == by_serial
+    for serial in by_serial:
+        logged = {r["time"] for r in readings if r["serial"] == serial}
+        assert len(series[serial]) == len(logged)
+    plain, hybrid = series["3010538116"][-1], series["3010538117"][-1]
+    # Three strings on the second inverter, two on the first; the DC total is their sum.
+    assert plain["mpp3_power"] is None
+    assert hybrid["mpp3_power"] is not None
+    assert hybrid["dc_power"] == hybrid["mpp1_power"] + hybrid["mpp2_power"] + hybrid["mpp3_power"]
+    assert plain["device_status"] == "Ok"
+    assert plain["device_status_ok"] is True
+    assert plain["grid_relay"] == "Closed"
+    assert plain["energy_total"] > 10_000_000
+    assert plain["bat_fuel_charge"] is None  # no battery: the field is absent, not 0
+    assert hybrid["bat_fuel_charge"] is not None
+    assert hybrid["grid_power_plus"] is not None
+    assert 49.9 <= plain["grid_frequency"] <= 50.1
+    types = influxdb1.field_types(database, measurement)
+    for name, kind in types.items():
+        assert INFLUX_TYPES[FIELDS[name].type] == kind, name
+    assert {"ac_power", "energy_total", "mpp1_voltage", "response_duration"} <= set(types)
+    assert sum(len(s) for s in series.values()) == len({(r["serial"], r["time"]) for r in readings})
+    del devices
+
+
+def test_a_wrong_password_stops_the_source_after_one_login(
+    influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    device = SmaInverter(3010538116, user_password="secret")
+    simulator = SmaSimulator([device]).start()
+    try:
+        database, measurement = unique("db"), unique("SMA")
+        influxdb1.create_database(database)
+        collector = Collector(
+            tmp_path / "c",
+            {**sma_settings(simulator, influxdb1, database, measurement), "SMA_PASSWORD": "0000"},
+        )
+        collector.wait_events("source stopped", 1)
+        collector.wait_for(lambda: len(collector.named("starting")) == 1, timeout=3)
+        import time
+
+        time.sleep(3)  # three more intervals: no further login
+        assert collector.stop() == 0
+    finally:
+        simulator.stop()
+    stopped = collector.named("source stopped")
+    assert len(stopped) == 1
+    assert "refused the user password (error 0x0100)" in stopped[0]["error"]
+    assert "SMA_PASSWORD" in stopped[0]["error"]
+    assert [p.command for p in device.received] == [codec.CMD_LOGIN]
+    assert "secret" not in collector.text()
+
+
+def test_a_sleeping_inverter_is_reported_once_and_counters_stay_real(
+    influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    device = SmaInverter(3010538116)
+    device.faults.night = "nan"
+    simulator = SmaSimulator([device]).start()
+    try:
+        database, measurement = unique("db"), unique("SMA")
+        influxdb1.create_database(database)
+        collector = Collector(
+            tmp_path / "c", sma_settings(simulator, influxdb1, database, measurement)
+        )
+        collector.wait_events("inverter asleep", 1)
+        collector.wait_events("reading", 1)
+        device.faults.night = None  # the sun rises; the next poll comes after the night gap
+        assert collector.stop() == 0
+    finally:
+        simulator.stop()
+    assert len(collector.named("inverter asleep")) == 1
+    points = influxdb1.points(database, measurement)
+    assert points
+    for point in points:
+        assert point["ac_power"] == 0  # the device answered: not producing
+        assert point["device_status"] == "Off"
+        assert point["energy_total"] is None or point["energy_total"] > 10_000_000
+        assert point.get("grid_frequency") is None  # NaN: left out (never even a column), not 0
+        assert point.get("mpp1_voltage") is None
+    assert {p["time"] for p in points} == reading_seconds(collector)
