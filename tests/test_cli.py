@@ -76,6 +76,21 @@ def without(name: str) -> dict[str, str]:
             {**MINIMAL, "INFLUX_TOKEN_FILE": "/etc/hostname"},
             "INFLUX_TOKEN: set either INFLUX_TOKEN or INFLUX_TOKEN_FILE, not both",
         ),
+        ({**MINIMAL, "SMA_HOST": "http://192.168.1.5"}, "SMA_HOST: give addresses only"),
+        ({**MINIMAL, "SMA_HOST": "192.168.1.5:70000"}, "SMA_HOST: the port in '192.168.1.5:70000'"),
+        (
+            {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_PASSWORD": "x" * 13},
+            "SMA_PASSWORD: a Speedwire",
+        ),
+        ({**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_USER_GROUP": "admin"}, "SMA_USER_GROUP: must be"),
+        (
+            {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_INTERVAL": "2", "SMA_TIMEOUT": "1"},
+            "SMA_TIMEOUT: three attempts (1 s each) must fit into SMA_INTERVAL (2 s)",
+        ),
+        (
+            {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_PASSWORD_FILE": "/nonexistent/pw"},
+            "SMA_PASSWORD_FILE: cannot read /nonexistent/pw",
+        ),
     ],
 )
 def test_each_configuration_error_is_one_line_and_exit_2(
@@ -229,3 +244,23 @@ def test_healthcheck(tmp_path: Path) -> None:
     write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 95)], queue, 600)
     assert check_health(data, now) == ["senec-local: no reading for 95 s (limit 60 s)"]
     assert check_health(data, now + 200)[0].startswith("the collector has not updated")
+
+
+def test_check_reads_sma_inverters_without_any_senec(tmp_path: Path) -> None:
+    from collector.simulators.sma import SmaInverter, SmaSimulator
+
+    simulator = SmaSimulator([SmaInverter(3010538116), SmaInverter(3010538117, seed=2)]).start()
+    try:
+        result = run_collector(
+            tmp_path,
+            {"SMA_HOST": ",".join(simulator.addresses), "SMA_TIMEOUT": "0.5"},
+            "check",
+        )
+    finally:
+        simulator.stop()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("SMA,serial=3010538116 ")
+    assert lines[1].startswith("SMA,serial=3010538117 ")
+    assert all(",ac_power=" in line and 'device_status="Ok"' in line for line in lines)

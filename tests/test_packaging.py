@@ -52,31 +52,37 @@ def test_compose_file_validates_with_the_example_environment() -> None:
     assert "- collector-data:/data" in config or "source: collector-data" in config
 
 
-def test_compose_file_refuses_a_missing_senec_host(tmp_path: Path) -> None:
+def test_compose_file_accepts_an_sma_only_setup(tmp_path: Path) -> None:
     env = tmp_path / "env"
-    env.write_text(
-        "\n".join(
-            line
-            for line in (ROOT / ".env.example").read_text().splitlines()
-            if not line.startswith("SENEC_HOST=")
-        )
-    )
+    lines = [
+        line
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if not line.startswith(("SENEC_HOST=", "SMA_HOST="))
+    ]
+    env.write_text("\n".join([*lines, "SMA_HOST=192.168.178.40,192.168.178.41"]))
     result = subprocess.run(
         [_tool("docker-compose"), "--env-file", str(env), "config"],
         cwd=ROOT,
         capture_output=True,
         text=True,
     )
-    assert result.returncode != 0
-    assert "set SENEC_HOST in .env" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "SMA_HOST: 192.168.178.40,192.168.178.41" in result.stdout
+    assert "SENEC_HOST: ''" in result.stdout
 
 
 def test_env_example_documents_every_setting() -> None:
-    from collector.config import InfluxSettings, LogSettings, RuntimeSettings, SenecLocalSettings
+    from collector.config import (
+        InfluxSettings,
+        LogSettings,
+        RuntimeSettings,
+        SenecLocalSettings,
+        SmaSettings,
+    )
 
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
-    for model in (SenecLocalSettings, InfluxSettings, LogSettings, RuntimeSettings):
+    for model in (SenecLocalSettings, SmaSettings, InfluxSettings, LogSettings, RuntimeSettings):
         prefix = model.model_config.get("env_prefix", "")
         for name, info in model.model_fields.items():
             alias = info.validation_alias
