@@ -42,6 +42,23 @@ def _parser() -> argparse.ArgumentParser:
         "action", nargs="?", choices=["show", "retry-rejected"], default="show", metavar="ACTION"
     )
     queue.add_argument("--json", action="store_true", help="print the figures as JSON")
+    discover = commands.add_parser(
+        "discover",
+        help="find SMA Speedwire devices (multicast on the LAN, and the given addresses) and "
+        "print their address, serial, type and software version",
+    )
+    discover.add_argument(
+        "addresses",
+        nargs="*",
+        metavar="ADDRESS[:PORT]",
+        help="ask these addresses directly (unicast) too",
+    )
+    discover.add_argument(
+        "--no-multicast",
+        action="store_true",
+        help="only the given addresses (no multicast to 239.12.255.254)",
+    )
+    discover.add_argument("--wait", type=float, default=2.0, help="seconds to wait for answers (2)")
     simulate = commands.add_parser("simulate", help="run a fake device")
     devices = simulate.add_subparsers(dest="device", metavar="DEVICE", required=True)
     from collector.simulators.senec import add_arguments
@@ -70,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _healthcheck()
     if command == "queue":
         return _queue(args.action, as_json=args.json)
+    if command == "discover":
+        return _discover(args.addresses, multicast=not args.no_multicast, wait=args.wait)
     return _with_config(command)
 
 
@@ -230,3 +249,43 @@ def _ago(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def _discover(addresses: list[str], *, multicast: bool, wait: float) -> int:
+    """Print what answers; exit 1 if nothing did. Uses SMA_PASSWORD for type and version."""
+    from collector.config import SmaSettings, load_config
+    from collector.sources.sma_speedwire import codec
+    from collector.sources.sma_speedwire.discover import discover, parse_address
+
+    try:
+        targets = [parse_address(item) for item in addresses]
+    except ValueError:
+        print("discover: give addresses as ADDRESS or ADDRESS:PORT", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        config = load_config(need_sink=False)
+        sma = config.sma or SmaSettings(host=None)
+    except ConfigError:
+        sma = SmaSettings(host=None)
+    group = codec.GROUP_INSTALLER if sma.user_group == "installer" else codec.GROUP_USER
+    found = asyncio.run(
+        discover(
+            targets,
+            multicast=multicast,
+            wait=wait,
+            password=sma.password.get_secret_value(),
+            group=group,
+        )
+    )
+    if not found:
+        where = "on the LAN" if multicast else "at the given addresses"
+        print(f"no Speedwire device answered {where} within {wait:g} s", file=sys.stderr)
+        return 1
+    for item in found:
+        print(item.line())
+    print(
+        f"{len(found)} device{'s' if len(found) != 1 else ''}; set SMA_HOST to the inverters' "
+        "addresses (comma-separated)",
+        file=sys.stderr,
+    )
+    return 0

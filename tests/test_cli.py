@@ -264,3 +264,46 @@ def test_check_reads_sma_inverters_without_any_senec(tmp_path: Path) -> None:
     assert lines[0].startswith("SMA,serial=3010538116 ")
     assert lines[1].startswith("SMA,serial=3010538117 ")
     assert all(",ac_power=" in line and 'device_status="Ok"' in line for line in lines)
+
+
+def test_discover_finds_simulated_inverters_by_unicast(tmp_path: Path) -> None:
+    from collector.simulators.sma import SmaInverter, SmaSimulator
+
+    devices = [SmaInverter(3010538116), SmaInverter(3010538117, battery=True, seed=2)]
+    simulator = SmaSimulator(devices).start()
+    try:
+        found = run_collector(
+            tmp_path, {}, "discover", "--no-multicast", "--wait", "0.5", *simulator.addresses
+        )
+        wrong = run_collector(
+            tmp_path,
+            {"SMA_PASSWORD": "9999"},
+            "discover",
+            "--no-multicast",
+            "--wait",
+            "0.5",
+            simulator.addresses[0],
+        )
+    finally:
+        simulator.stop()
+    assert found.returncode == 0, found.stderr
+    lines = found.stdout.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{simulator.addresses[0]}  serial 3010538116  SUSyID 378")
+    assert "PV inverter  type 9345  software 03.10.10.R" in lines[0]
+    assert "hybrid inverter" in lines[1]
+    assert "2 devices; set SMA_HOST" in found.stderr
+    assert wrong.returncode == 0
+    assert "serial 3010538116" in wrong.stdout
+    assert "type and version unknown: " in wrong.stdout
+    assert "refused the user password" in wrong.stdout
+
+
+def test_discover_says_when_nothing_answers(tmp_path: Path) -> None:
+    from tests.servers import free_port
+
+    result = run_collector(
+        tmp_path, {}, "discover", "--no-multicast", "--wait", "0.3", f"127.0.0.1:{free_port()}"
+    )
+    assert result.returncode == 1
+    assert "no Speedwire device answered at the given addresses within 0.3 s" in result.stderr

@@ -359,6 +359,7 @@ class SmaSimulator:
             sock.setblocking(False)
             self.sockets.append(sock)
         self.host = host
+        self._addresses = [f"{host}:{sock.getsockname()[1]}" for sock in self.sockets]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="sma-simulator", daemon=True)
         self._pending: list[tuple[float, int, int, bytes, tuple[str, int]]] = []
@@ -366,7 +367,8 @@ class SmaSimulator:
 
     @property
     def addresses(self) -> list[str]:
-        return [f"{self.host}:{sock.getsockname()[1]}" for sock in self.sockets]
+        """`host:port` of each inverter (known from the start, also after stop())."""
+        return list(self._addresses)
 
     def start(self) -> SmaSimulator:
         self._thread.start()

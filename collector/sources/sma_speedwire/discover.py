@@ -1,0 +1,144 @@
+"""`collector discover`: find SMA Speedwire devices and say what they are.
+
+1. The 20-byte discovery request goes to the multicast group 239.12.255.254:9522 (TTL 1, so it
+   stays on the LAN) and to every address given; devices answer with their IP address.
+2. Each device found gets the identify query (0x00000200), whose answer carries its SUSyID and
+   serial number in the source address.
+3. With a password (SMA_PASSWORD, default 0000), each device is logged in to and asked for its
+   type label and software version; without a working password those stay unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+
+from collector.errors import SourceError
+from collector.sources.sma_speedwire import codec
+from collector.sources.sma_speedwire.client import SpeedwireClient
+from collector.sources.sma_speedwire.codec import Address, DiscoveryReply, InverterPacket
+from collector.sources.sma_speedwire.registers import (
+    DEVICE_CLASSES,
+    LRI_DEVICE_CLASS,
+    LRI_DEVICE_TYPE,
+    LRI_SOFTWARE_VERSION,
+    SOFTWARE_VERSION,
+    TYPE_LABEL,
+)
+
+
+@dataclass
+class Found:
+    ip: str
+    port: int
+    device: Address | None = None
+    device_class: str | None = None
+    device_type: int | None = None
+    version: str | None = None
+    note: str | None = None
+
+    def line(self) -> str:
+        parts = [f"{self.ip}:{self.port}"]
+        if self.device is not None:
+            parts.append(f"serial {self.device.serial}")
+            parts.append(f"SUSyID {self.device.susy}")
+        else:
+            parts.append("serial unknown (no answer to the identify query)")
+        if self.device_class:
+            parts.append(self.device_class)
+        if self.device_type is not None:
+            parts.append(f"type {self.device_type}")
+        if self.version:
+            parts.append(f"software {self.version}")
+        if self.note:
+            parts.append(f"({self.note})")
+        return "  ".join(parts)
+
+
+class _Listener(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.ips: dict[tuple[str, int], str] = {}  # UDP source -> the IP the device reports
+        self.devices: dict[tuple[str, int], Address] = {}
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        source = (str(addr[0]), int(addr[1]))
+        try:
+            packet = codec.decode(data)
+        except codec.CodecError:
+            return
+        if isinstance(packet, DiscoveryReply):
+            self.ips[source] = packet.ip
+        elif isinstance(packet, InverterPacket) and packet.command == codec.CMD_IDENTIFY | 1:
+            self.devices[source] = packet.source
+
+
+async def discover(
+    addresses: list[tuple[str, int]],
+    *,
+    multicast: bool = True,
+    wait: float = 2.0,
+    password: str | None = "0000",
+    group: int = codec.GROUP_USER,
+) -> list[Found]:
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+    sock.bind(("0.0.0.0", 0))
+    transport, listener = await loop.create_datagram_endpoint(_Listener, sock=sock)
+    me = Address(codec.CLIENT_SUSY, 912_000_000 + (id(sock) % 1_000_000))
+
+    def identify(target: tuple[str, int], pid: int) -> None:
+        request = codec.query(codec.ANY, me, pid, codec.CMD_IDENTIFY, 0, 0)
+        transport.sendto(codec.encode_inverter(request), target)
+
+    try:
+        if multicast:
+            with contextlib.suppress(OSError):  # no route for multicast: unicast still works
+                transport.sendto(codec.DISCOVERY_REQUEST, (codec.MULTICAST_GROUP, codec.PORT))
+        for pid, target in enumerate(addresses, 1):
+            transport.sendto(codec.DISCOVERY_REQUEST, target)
+            identify(target, pid)
+        await asyncio.sleep(wait)
+        missing = [s for s in listener.ips if s not in listener.devices]
+        for pid, source in enumerate(missing, 100):
+            identify(source, pid)
+        if missing:
+            await asyncio.sleep(min(wait, 1.0))
+    finally:
+        transport.close()
+
+    sources = sorted(set(listener.ips) | set(listener.devices))
+    found = [Found(ip=s[0], port=s[1], device=listener.devices.get(s)) for s in sources]
+    if password is not None:
+        for item in found:
+            if item.device is not None:
+                await _describe(item, password, group)
+    return found
+
+
+async def _describe(item: Found, password: str, group: int) -> None:
+    client = SpeedwireClient(timeout=1.0, retries=1)
+    await client.open()
+    target = (item.ip, item.port)
+    try:
+        device = await client.login(target, password, group)
+        for query in (TYPE_LABEL, SOFTWARE_VERSION):
+            for record in await client.query(target, device, query):
+                if record.lri == LRI_DEVICE_CLASS and (code := record.status()) is not None:
+                    item.device_class = DEVICE_CLASSES.get(code, f"class {code}")
+                elif record.lri == LRI_DEVICE_TYPE:
+                    item.device_type = record.status()
+                elif record.lri == LRI_SOFTWARE_VERSION:
+                    item.version = record.version()
+        client.logoff(target)
+    except SourceError as exc:
+        item.note = f"type and version unknown: {exc}"
+    finally:
+        client.close()
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    host, _, port = text.strip().partition(":")
+    return host, int(port) if port else codec.PORT
