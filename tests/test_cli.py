@@ -289,9 +289,12 @@ def test_discover_finds_simulated_inverters_by_unicast(tmp_path: Path) -> None:
     assert found.returncode == 0, found.stderr
     lines = found.stdout.strip().splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith(f"{simulator.addresses[0]}  serial 3010538116  SUSyID 378")
-    assert "PV inverter  type 9345  software 03.10.10.R" in lines[0]
-    assert "hybrid inverter" in lines[1]
+    by_serial = {line.split("  ")[1]: line for line in lines}  # sorted by address, not serial
+    first, second = by_serial["serial 3010538116"], by_serial["serial 3010538117"]
+    assert first.startswith(f"{simulator.addresses[0]}  serial 3010538116  SUSyID 378")
+    assert "PV inverter  type 9345  software 03.10.10.R" in first
+    assert second.startswith(f"{simulator.addresses[1]}  serial 3010538117")
+    assert "hybrid inverter" in second
     assert "2 devices; set SMA_HOST" in found.stderr
     assert wrong.returncode == 0
     assert "serial 3010538116" in wrong.stdout
