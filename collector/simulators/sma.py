@@ -450,7 +450,8 @@ def run_from_arguments(args: argparse.Namespace) -> int:
             strings=args.strings,
             battery=args.battery,
             meter=args.meter,
-            household=Household(seed=index + 1, speed=args.speed, peak_pv=8000.0),
+            # each inverter its own roof: a smaller peak for every further one
+            household=Household(seed=index + 1, speed=args.speed, peak_pv=8000.0 - 1500.0 * index),
             seed=index + 1,
         )
         inverter.faults = SmaFaults(
