@@ -46,7 +46,8 @@ class PollLoop:
         self.source = source
         self.emit = emit
         self.max_backoff = max_backoff
-        self.failures = 0
+        self.failures = 0  # the back-off level
+        self._missed = 0  # polls missed since the device last answered
         self.readings = 0
         self.failed_polls = 0
         self.last_reading_at: float | None = None  # wall clock
@@ -99,6 +100,10 @@ class PollLoop:
             self._log.info("reading", **self.source.summary(reading), on_disk=False)
 
     def _failed(self, exc: SourceError) -> None:
+        self._missed += 1
+        if getattr(exc, "asleep", False) and self.failures < BACKOFF_AFTER - 1:
+            # A device that sleeps (an SMA inverter at night): one line, back off at once.
+            self.failures = BACKOFF_AFTER - 1
         self.failures += 1
         self.failed_polls += 1
         if self._down_since is None:
@@ -110,7 +115,7 @@ class PollLoop:
                 "poll failed, backing off",
                 error=str(exc),
                 kind=type(exc).__name__,
-                failures=self.failures,
+                failures=self._missed,
                 next_in_s=round(
                     backoff_delay(self.source.interval, self.failures, self.max_backoff), 1
                 ),
@@ -123,7 +128,8 @@ class PollLoop:
             self._log.info(
                 "device back",
                 after_s=round(time.monotonic() - self._down_since),
-                failed_polls=self.failures,
+                failed_polls=self._missed,
             )
         self.failures = 0
+        self._missed = 0
         self._down_since = None

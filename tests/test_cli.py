@@ -310,3 +310,22 @@ def test_discover_says_when_nothing_answers(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "no Speedwire device answered at the given addresses within 0.3 s" in result.stderr
+
+
+def test_discover_lists_a_device_with_two_addresses_once(tmp_path: Path) -> None:
+    from collector.simulators.sma import SmaInverter, SmaSimulator
+
+    device = SmaInverter(3010538116)
+    simulator = SmaSimulator([device, device]).start()  # the same inverter on LAN and WLAN
+    try:
+        result = run_collector(
+            tmp_path, {}, "discover", "--no-multicast", "--wait", "0.5", *simulator.addresses
+        )
+    finally:
+        simulator.stop()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    assert "serial 3010538116" in lines[0]
+    other = sorted(simulator.addresses, key=lambda a: int(a.rsplit(":", 1)[1]))[1]
+    assert f"also answers at {other}" in lines[0]

@@ -144,3 +144,33 @@ def test_a_sleeping_inverter_is_reported_once_and_counters_stay_real(
         assert point.get("grid_frequency") is None  # NaN: left out (never even a column), not 0
         assert point.get("mpp1_voltage") is None
     assert {p["time"] for p in points} == reading_seconds(collector)
+
+
+def test_a_silent_inverter_is_one_line_then_device_back(
+    influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    device = SmaInverter(3010538116)
+    simulator = SmaSimulator([device]).start()
+    try:
+        database, measurement = unique("db"), unique("SMA")
+        influxdb1.create_database(database)
+        collector = Collector(
+            tmp_path / "c", sma_settings(simulator, influxdb1, database, measurement)
+        )
+        collector.wait_events("reading", 2)
+        device.faults.night = "silent"  # older models stop answering at night
+        collector.wait_events("poll failed, backing off", 1)
+        device.faults.night = None
+        collector.wait_events("device back", 1, timeout=30)
+        collector.wait_events("reading", len(collector.named("reading")) + 1)
+        assert collector.stop() == 0
+    finally:
+        simulator.stop()
+    assert not collector.named("poll failed")  # no warning per missed poll
+    backing_off = collector.named("poll failed, backing off")
+    assert len(backing_off) == 1
+    assert backing_off[0]["failures"] == 1
+    assert "asleep for the night, or unreachable" in backing_off[0]["error"]
+    back = collector.named("device back")[0]
+    assert back["failed_polls"] >= 1
+    assert collector.named("stopped")[0]["failed_polls"] == back["failed_polls"]

@@ -110,7 +110,18 @@ async def discover(
         transport.close()
 
     sources = sorted(set(listener.ips) | set(listener.devices))
-    found = [Found(ip=s[0], port=s[1], device=listener.devices.get(s)) for s in sources]
+    found: list[Found] = []
+    seen: dict[int, Found] = {}
+    for source in sources:
+        device = listener.devices.get(source)
+        if device is not None and device.serial in seen:  # one device, two addresses
+            first = seen[device.serial]
+            first.note = f"also answers at {source[0]}:{source[1]}"
+            continue
+        item = Found(ip=source[0], port=source[1], device=device)
+        if device is not None:
+            seen[device.serial] = item
+        found.append(item)
     if password is not None:
         for item in found:
             if item.device is not None:
@@ -134,7 +145,8 @@ async def _describe(item: Found, password: str, group: int) -> None:
                     item.version = record.version()
         client.logoff(target)
     except SourceError as exc:
-        item.note = f"type and version unknown: {exc}"
+        unknown = f"type and version unknown: {exc}"
+        item.note = f"{item.note}; {unknown}" if item.note else unknown
     finally:
         client.close()
 

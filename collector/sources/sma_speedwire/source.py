@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.errors import ProtocolError, SourceError
+from collector.errors import DeviceUnreachable, ProtocolError, SourceError
 from collector.logging import get_logger
 from collector.reading import FieldValue, Reading
 from collector.sources.sma_speedwire import codec
@@ -34,6 +34,13 @@ from collector.sources.sma_speedwire.registers import (
 
 NIGHT_INTERVAL = 60.0
 STATUS_OFF = 303
+
+
+class InverterSilent(DeviceUnreachable):
+    """No answer at all: asleep for the night (older models) or unreachable. The poll loop
+    reports it once and backs off at once, instead of warning about each missed poll."""
+
+    asleep = True
 
 
 def fields_from(records: list[Record]) -> dict[str, FieldValue]:
@@ -113,7 +120,10 @@ class SmaSource:
     async def poll(self) -> Reading:
         started = time.monotonic()
         now = datetime.fromtimestamp(int(time.time()), UTC)
-        client, device = await self._session()
+        try:
+            client, device = await self._session()
+        except DeviceUnreachable as exc:
+            raise self._silent(exc) from None
         results = await client.query_all(self.target, device, list(QUERIES))
         if any(isinstance(result, SessionLost) for result in results.values()):
             self._device = None
@@ -131,6 +141,8 @@ class SmaSource:
                 raise result
         if len(problems) == len(QUERIES):
             self._device = None  # log in afresh when it answers again
+            if all(isinstance(problem, DeviceUnreachable) for problem in problems):
+                raise self._silent(problems[0])
             raise problems[0]
         fields = fields_from(records)
         if "ac_power" not in fields:
@@ -141,6 +153,9 @@ class SmaSource:
         self._night(records, fields)
         tags = {"serial": str(device.serial)} if self._tag_serial else {}
         return Reading(now, self._measurement, fields, tags)
+
+    def _silent(self, cause: SourceError) -> InverterSilent:
+        return InverterSilent(f"{cause} (asleep for the night, or unreachable)")
 
     def _night(self, records: list[Record], fields: dict[str, FieldValue]) -> None:
         ac = next((r for r in records if r.lri == 0x00263F00), None)
