@@ -215,3 +215,43 @@ def test_pipelined_queries_give_the_same_records(simulator: SmaSimulator) -> Non
 
     assert shape(together) == shape(one_by_one)
     assert client.stats.retries == 0
+
+
+def test_a_device_that_takes_one_query_at_a_time_is_asked_one_by_one(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    from structlog.testing import capture_logs
+
+    from collector.sources.sma_speedwire.source import SmaSource
+
+    inverter.faults.busy = 0.005  # 5 ms per request; what comes meanwhile is lost
+
+    async def scenario() -> tuple[dict[str, object], dict[str, object], int, int]:
+        source = SmaSource(target(simulator), "0000", codec.GROUP_USER, timeout=0.2)
+        try:
+            first = await source.poll()
+            assert source._client is not None
+            retries = source._client.stats.retries
+            second = await source.poll()
+            return dict(first.fields), dict(second.fields), retries, source._client.stats.retries
+        finally:
+            await source.aclose()
+
+    with capture_logs() as logs:
+        first, second, retries_first, retries_after = asyncio.run(scenario())
+    switched = [e for e in logs if e["event"] == "inverter takes one query at a time"]
+    assert len(switched) == 1
+    assert switched[0]["unanswered"] >= 1
+    assert retries_first >= 1  # the pipelined attempt lost queries
+    assert retries_after == retries_first  # one at a time: nothing lost any more
+    expected = {
+        "ac_power",
+        "mpp2_power",
+        "energy_total",
+        "device_status",
+        "grid_relay_ok",
+        "bat_fuel_charge",
+        "grid_power_plus",
+    }
+    assert expected <= set(first)
+    assert set(first) - {"energy_today"} == set(second) - {"energy_today"}

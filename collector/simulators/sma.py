@@ -51,6 +51,7 @@ class SmaFaults:
     night: str | None = None  # "nan": NaN values, status Off; "silent": no answer at all
     fragments: int = 1  # split record replies into this many packets
     foreign: bool = False  # an Energy Meter datagram and another device's reply first
+    busy: float = 0.0  # seconds to answer one request; requests arriving meanwhile are dropped
 
 
 @dataclass
@@ -110,6 +111,7 @@ class SmaInverter:
         self._energy_day: tuple[int, int] | None = None  # (day number, energy at its start)
         self._last_time: int | None = None
         self._previous_reply: bytes | None = None
+        self._busy_until = 0.0
         self._rng = random.Random(seed)
 
     # --- the household, in SMA units ---------------------------------------------------------
@@ -232,6 +234,11 @@ class SmaInverter:
         faults = self.faults
         if faults.night == "silent":
             return []
+        if faults.busy:  # one request at a time: whatever comes while busy is lost
+            now = time.monotonic()
+            if now < self._busy_until:
+                return []
+            self._busy_until = now + faults.busy
         replies = self._answer(packet, wall)
         if not replies:
             return []
@@ -250,9 +257,9 @@ class SmaInverter:
         if faults.stale and self._previous_reply is not None:
             out.append((0.0, self._previous_reply))
         for item in encoded:
-            out.append((faults.delay, item))
+            out.append((faults.delay + faults.busy, item))
             if faults.duplicate:
-                out.append((faults.delay, item))
+                out.append((faults.delay + faults.busy, item))
         self._previous_reply = encoded[-1]
         return out
 
@@ -438,6 +445,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--unavailable", default="", help="comma-separated query names answered with error 21"
     )
     parser.add_argument("--fragments", type=int, default=1, help="split replies into N packets")
+    parser.add_argument(
+        "--busy",
+        type=float,
+        default=0.0,
+        help="seconds per request; requests arriving meanwhile are dropped",
+    )
 
 
 def run_from_arguments(args: argparse.Namespace) -> int:
@@ -463,6 +476,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
             unavailable={name.strip() for name in args.unavailable.split(",") if name.strip()},
             night=args.night,
             fragments=args.fragments,
+            busy=args.busy,
         )
         inverters.append(inverter)
     ports = [args.port + index if args.port else 0 for index in range(args.count)]

@@ -1,12 +1,14 @@
 """The `sma` source: one SMA inverter over Speedwire, one reading per poll.
 
 The session is kept: one login, then every poll sends all queries at once (pipelined) and waits
-for their answers. Error 0x0017 (session gone) means one new login and the failed queries again;
-a wrong password (0x0100) stops this source for good, with one clear line (SMA devices may lock
-after repeated wrong passwords). Fields the model lacks (error 21) are simply absent, and asked
-for again at every poll, so that values that appear only by day are written when they appear.
+for their answers. A device that answers only some of them (it takes one request at a time) is
+asked one query after another from then on. Error 0x0017 (session gone) means one new login
+and the failed queries again. A wrong password (0x0100) stops this source for good, with one
+clear line (SMA devices may lock after repeated wrong passwords). Fields the model lacks (error
+21) are simply absent, and asked for again at every poll, so that values that appear only by day
+are written when they appear.
 
-At night an inverter either stops answering (the poll loop's back-off handles that) or answers
+At night an inverter either stops answering (one line, then the poll loop's back-off) or answers
 with "not a number" and status Off: then it is reported once as asleep and polled every
 NIGHT_INTERVAL seconds until it is awake again. Counters are never written as 0 or as a sentinel.
 """
@@ -103,6 +105,7 @@ class SmaSource:
         self._client: SpeedwireClient | None = None
         self._device: Address | None = None
         self._asleep = False
+        self._pipelined = True  # a cycle's queries all at once, until the device shows it cannot
         self._log = get_logger(source=self.name)
 
     def describe(self) -> str:
@@ -124,7 +127,20 @@ class SmaSource:
             client, device = await self._session()
         except DeviceUnreachable as exc:
             raise self._silent(exc) from None
-        results = await client.query_all(self.target, device, list(QUERIES))
+        results = await client.query_all(
+            self.target, device, list(QUERIES), pipelined=self._pipelined
+        )
+        unanswered = [q for q in QUERIES if isinstance(results[q.name], DeviceUnreachable)]
+        if self._pipelined and 0 < len(unanswered) < len(QUERIES):
+            # Some answers came, some not: this device takes one query at a time.
+            self._pipelined = False
+            self._log.info(
+                "inverter takes one query at a time",
+                unanswered=len(unanswered),
+                of=len(QUERIES),
+                note="queries are sent one after another from now on",
+            )
+            results.update(await client.query_all(self.target, device, unanswered, pipelined=False))
         if any(isinstance(result, SessionLost) for result in results.values()):
             self._device = None
             client, device = await self._session()
