@@ -36,6 +36,28 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _lowercase(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _host_problem(value: str) -> Literal["path", "port", "name"] | None:
+    """What is wrong with `host[:port]`: a scheme or path, a bad port, no host; None if fine."""
+    if "://" in value or "/" in value:
+        return "path"
+    parts = urlsplit(f"//{value}")
+    try:
+        parts.port  # noqa: B018 - raises for a bad port
+    except ValueError:
+        return "port"
+    return None if parts.hostname else "name"
+
+
 class SenecLocalSettings(_Settings):
     model_config = SettingsConfigDict(env_prefix="SENEC_")
 
@@ -55,16 +77,14 @@ class SenecLocalSettings(_Settings):
         if value is None:
             return None
         value = value.strip()
-        if "://" in value or "/" in value:
+        problem = _host_problem(value)
+        if problem == "path":
             raise ValueError(
                 "give only the host name or address (optionally :port), no scheme or path"
             )
-        parts = urlsplit(f"//{value}")
-        try:
-            parts.port  # noqa: B018 - raises for a bad port
-        except ValueError:
-            raise ValueError("the port after ':' must be a number from 1 to 65535") from None
-        if not parts.hostname:
+        if problem == "port":
+            raise ValueError("the port after ':' must be a number from 1 to 65535")
+        if problem == "name":
             raise ValueError("is not a host name or address")
         return value
 
@@ -96,10 +116,7 @@ class SmaSettings(_Settings):
 
     _blank = field_validator("host", mode="before")(_blank_to_none)
 
-    @field_validator("user_group", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
+    _lower = field_validator("user_group", mode="before")(_lowercase)
 
     @field_validator("password")
     @classmethod
@@ -109,12 +126,7 @@ class SmaSettings(_Settings):
             raise ValueError("a Speedwire password is at most 12 ASCII characters")
         return value
 
-    @field_validator("measurement")
-    @classmethod
-    def _measurement(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
+    _measurement = field_validator("measurement")(_not_blank)
 
     @property
     def targets(self) -> list[tuple[str, int]]:
@@ -157,12 +169,7 @@ class InfluxSettings(_Settings):
             raise ValueError("must not contain credentials: use INFLUX_TOKEN")
         return value.strip().rstrip("/")
 
-    @field_validator("measurement")
-    @classmethod
-    def _measurement(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
+    _measurement = field_validator("measurement")(_not_blank)
 
     @property
     def effective_url(self) -> str:
@@ -192,10 +199,7 @@ class LogSettings(_Settings):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
 
-    @field_validator("level", "format", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
+    _lower = field_validator("level", "format", mode="before")(_lowercase)
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
@@ -369,13 +373,13 @@ def _check_sma(sma: SmaSettings, problems: list[str]) -> None:
         item = item.strip()
         if not item:
             continue
-        if "://" in item or "/" in item:
+        problem = _host_problem(item)
+        if problem == "path":
             problems.append(f"SMA_HOST: give addresses only (optionally :port), got {item!r}")
-            continue
-        try:
-            urlsplit(f"//{item}").port  # noqa: B018 - raises for a bad port
-        except ValueError:
+        elif problem == "port":
             problems.append(f"SMA_HOST: the port in {item!r} must be a number from 1 to 65535")
+        elif problem == "name":
+            problems.append(f"SMA_HOST: {item!r} is not a host name or address")
     if sma.timeout * 3 >= sma.interval:
         problems.append(
             f"SMA_TIMEOUT: three attempts ({sma.timeout:g} s each) must fit into SMA_INTERVAL "
