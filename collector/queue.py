@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from collector.config import format_duration
 from collector.errors import CollectorError
 from collector.logging import get_logger
 from collector.reading import Reading
@@ -193,6 +194,7 @@ class QueueStore:
     ) -> None:
         self.path = path
         self.max_age = max_age
+        self._age_limit = f"BUFFER_MAX_AGE={format_duration(max_age)}"
         self.max_bytes = max_bytes
         self.memory_limit = memory_limit
         self.disk_retry_every = disk_retry_every
@@ -564,8 +566,7 @@ class QueueStore:
                 span = self._drop_front("SELECT id, time FROM pending", ())
             else:
                 span = self._drop_front("SELECT id, time FROM pending WHERE id < ?", (young[0],))
-            limit = f"BUFFER_MAX_AGE={_age_text(self.max_age)}"
-            self.drops.add(span.count, span.first, span.last, limit)
+            self.drops.add(span.count, span.first, span.last, self._age_limit)
         with self._transaction() as conn:
             gone = conn.execute("DELETE FROM rejected WHERE rejected_at < ?", (cutoff,)).rowcount
         if gone > 0:
@@ -573,7 +574,7 @@ class QueueStore:
             self._log.warning(
                 "rejected readings removed",
                 removed=gone,
-                limit=f"BUFFER_MAX_AGE={_age_text(self.max_age)}",
+                limit=self._age_limit,
             )
 
     def _trim_size(self, used: int) -> None:
@@ -675,12 +676,6 @@ class QueueStore:
 def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     text = str(exc).lower()
     return "not a database" in text or "malformed" in text
-
-
-def _age_text(seconds: float) -> str:
-    from collector.config import format_duration
-
-    return format_duration(seconds)
 
 
 T = TypeVar("T")

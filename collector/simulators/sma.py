@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from collector.simulators.household import Household
 from collector.sources.sma_speedwire import codec
 from collector.sources.sma_speedwire.codec import Address, InverterPacket, Record
-from collector.sources.sma_speedwire.registers import QUERIES, Query
+from collector.sources.sma_speedwire.registers import QUERIES, SOFTWARE_VERSION, TYPE_LABEL, Query
 
 TYPE_S32 = 0x40000000
 TYPE_U32 = 0x00000000
@@ -320,8 +320,6 @@ class SmaInverter:
 
     @staticmethod
     def _query(command: int, first: int, last: int) -> Query | None:
-        from collector.sources.sma_speedwire.registers import SOFTWARE_VERSION, TYPE_LABEL
-
         for query in (*QUERIES, TYPE_LABEL, SOFTWARE_VERSION):
             if query.command == command and query.first <= first and last <= query.last:
                 return query

@@ -53,8 +53,8 @@ class _Pending:
     target: Target
     device: Address | None  # None while logging in to "any device"
     command: int
+    done: asyncio.Future[list[InverterPacket]]
     fragments: dict[int, InverterPacket] = field(default_factory=dict)
-    done: asyncio.Future[list[InverterPacket]] | None = None
 
 
 class SpeedwireClient(asyncio.DatagramProtocol):
@@ -79,7 +79,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
             self._transport.close()
             self._transport = None
         for pending in self._pending.values():
-            if pending.done is not None and not pending.done.done():
+            if not pending.done.done():
                 pending.done.cancel()
         self._pending.clear()
 
@@ -100,7 +100,6 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         source = (str(addr[0]), int(addr[1]))
         if (
             pending is None
-            or pending.done is None
             or pending.done.done()
             or source != pending.target
             or (pending.device is not None and packet.source != pending.device)
@@ -146,7 +145,6 @@ class SpeedwireClient(asyncio.DatagramProtocol):
                 self.stats.sent += 1
                 if attempt:
                     self.stats.retries += 1
-                assert pending.done is not None
                 return await asyncio.wait_for(asyncio.shield(pending.done), self.timeout)
             except TimeoutError:
                 continue
