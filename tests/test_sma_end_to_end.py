@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,22 @@ def sma_settings(
         "INFLUX_URL": influx.url,
         "INFLUX_BUCKET": database,
     }
+
+
+@contextmanager
+def collecting_from(
+    device: SmaInverter, influx: InfluxDB1, tmp_path: Path, **extra: str
+) -> Iterator[tuple[Collector, str, str]]:
+    """The daemon reading one simulated inverter into a new database: (collector, db, measurement).
+    The simulator stops when the block ends; stop the collector inside it."""
+    simulator = SmaSimulator([device]).start()
+    try:
+        database, measurement = unique("db"), unique("SMA")
+        influx.create_database(database)
+        settings = {**sma_settings(simulator, influx, database, measurement), **extra}
+        yield Collector(tmp_path / "c", settings), database, measurement
+    finally:
+        simulator.stop()
 
 
 def test_two_inverters_arrive_tagged_by_serial_with_every_field_typed(
@@ -92,22 +110,11 @@ def test_a_wrong_password_stops_the_source_after_one_login(
     influxdb1: InfluxDB1, tmp_path: Path
 ) -> None:
     device = SmaInverter(3010538116, user_password="secret")
-    simulator = SmaSimulator([device]).start()
-    try:
-        database, measurement = unique("db"), unique("SMA")
-        influxdb1.create_database(database)
-        collector = Collector(
-            tmp_path / "c",
-            {**sma_settings(simulator, influxdb1, database, measurement), "SMA_PASSWORD": "0000"},
-        )
+    with collecting_from(device, influxdb1, tmp_path, SMA_PASSWORD="0000") as (collector, _, _):
         collector.wait_events("source stopped", 1)
         collector.wait_for(lambda: len(collector.named("starting")) == 1, timeout=3)
-        import time
-
         time.sleep(3)  # three more intervals: no further login
         assert collector.stop() == 0
-    finally:
-        simulator.stop()
     stopped = collector.named("source stopped")
     assert len(stopped) == 1
     assert "refused the user password (error 0x0100)" in stopped[0]["error"]
@@ -121,19 +128,11 @@ def test_a_sleeping_inverter_is_reported_once_and_counters_stay_real(
 ) -> None:
     device = SmaInverter(3010538116)
     device.faults.night = "nan"
-    simulator = SmaSimulator([device]).start()
-    try:
-        database, measurement = unique("db"), unique("SMA")
-        influxdb1.create_database(database)
-        collector = Collector(
-            tmp_path / "c", sma_settings(simulator, influxdb1, database, measurement)
-        )
+    with collecting_from(device, influxdb1, tmp_path) as (collector, database, measurement):
         collector.wait_events("inverter asleep", 1)
         collector.wait_events("reading", 1)
         device.faults.night = None  # the sun rises; the next poll comes after the night gap
         assert collector.stop() == 0
-    finally:
-        simulator.stop()
     assert len(collector.named("inverter asleep")) == 1
     points = influxdb1.points(database, measurement)
     assert points
@@ -150,13 +149,7 @@ def test_a_silent_inverter_is_one_line_then_device_back(
     influxdb1: InfluxDB1, tmp_path: Path
 ) -> None:
     device = SmaInverter(3010538116)
-    simulator = SmaSimulator([device]).start()
-    try:
-        database, measurement = unique("db"), unique("SMA")
-        influxdb1.create_database(database)
-        collector = Collector(
-            tmp_path / "c", sma_settings(simulator, influxdb1, database, measurement)
-        )
+    with collecting_from(device, influxdb1, tmp_path) as (collector, _, _):
         collector.wait_events("reading", 2)
         device.faults.night = "silent"  # older models stop answering at night
         collector.wait_events("poll failed, backing off", 1)
@@ -164,8 +157,6 @@ def test_a_silent_inverter_is_one_line_then_device_back(
         collector.wait_events("device back", 1, timeout=30)
         collector.wait_events("reading", len(collector.named("reading")) + 1)
         assert collector.stop() == 0
-    finally:
-        simulator.stop()
     assert not collector.named("poll failed")  # no warning per missed poll
     backing_off = collector.named("poll failed, backing off")
     assert len(backing_off) == 1
