@@ -50,13 +50,13 @@ from collector.sinks.influx_v1 import InfluxV1Sink
 from collector.sinks.influx_v2 import InfluxV2Sink
 from collector.sinks.line_protocol import to_line
 from collector.sinks.writer import Writer
-from collector.sources.senec_local.fields import (
-    SENEC_FIELDS,
+from collector.sources.senec.normalise import (
+    MAPPING,
     compute_fields,
     decode_answer,
     wanted_keys,
 )
-from collector.sources.senec_local.states import StateNames
+from collector.sources.senec.states import StateNames
 from tests.servers import InfluxDB1, VictoriaMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ BATCH = 5000
 
 def day_of_readings(count: int, measurement: str) -> list[Reading]:
     answer = json.loads(RECORDING.read_text(encoding="utf-8"))
-    names = list(SENEC_FIELDS)
+    names = list(MAPPING)
     base = compute_fields(decode_answer(answer, wanted_keys(names)), names, StateNames("de"))
     start = (int(time.time()) - 86400) // 5 * 5
     rng = random.Random(1)

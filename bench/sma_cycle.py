@@ -3,7 +3,7 @@
     .venv/bin/pip install -e '.[test,bench]'
     .venv/bin/python -m bench.sma_cycle [--cycles 20]
 
-The simulated inverter (`collector.simulators.sma`, 2 strings, no battery) listens on
+The simulated inverter (`collector.sources.sma.simulator`, 2 strings, no battery) listens on
 127.0.0.5:9522, because pysma-plus always talks to port 9522. It runs in a thread of this
 process; CPU is measured with `time.thread_time()` in the event loop's thread, so it is the
 client's CPU only. Packets are counted at the device (requests received per cycle).
@@ -25,11 +25,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from collector.logging import configure_logging
-from collector.simulators.sma import SmaInverter, SmaSimulator
-from collector.sources.sma_speedwire import codec
-from collector.sources.sma_speedwire.client import SpeedwireClient
-from collector.sources.sma_speedwire.registers import QUERIES
-from collector.sources.sma_speedwire.source import fields_from
+from collector.sources.sma import codec
+from collector.sources.sma.client import SpeedwireClient
+from collector.sources.sma.registers import QUERIES
+from collector.sources.sma.simulator import SmaInverter, SmaSimulator
+from collector.sources.sma.source import fields_from
 
 HOST = "127.0.0.5"
 TARGET = (HOST, codec.PORT)

@@ -1,36 +1,91 @@
-"""The `collector` command: run (default), check, healthcheck, simulate."""
+"""The `collector` command: run (default), check, config, sources, healthcheck, queue, simulate
+<kind>, and the commands source kinds add (such as discover).
+
+`collector healthcheck` runs every 30 s on small machines, so it is answered before anything else
+is imported: the standard library, `collector.health`, and nothing more.
+"""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from collector import __version__
-from collector.errors import ConfigError, SourceError
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import argparse
+
     from collector.config import Config
+    from collector.daemon import Running
+    from collector.reading import Reading
+    from collector.sources import SourceKind
 
 EXIT_CONFIG = 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["healthcheck"]:
+        return _healthcheck()
+    from collector.errors import ConfigError
+    from collector.sources import KindLoadError, load_kinds
+
+    try:
+        kinds = load_kinds()
+    except KindLoadError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    args = _parser(kinds).parse_args(args_list)
+    command = args.command or "run"
+    if command == "simulate":
+        simulator = kinds[args.kind].simulator
+        assert simulator is not None
+        return simulator.run(args)
+    if command == "healthcheck":
+        return _healthcheck()
+    if command == "queue":
+        return _queue(args.action, as_json=args.json)
+    if command == "sources":
+        return _sources(kinds, args.markdown)
+    for kind in kinds.values():
+        for extra in kind.commands:
+            if extra.name == command:
+                return extra.run(args)
+    try:
+        return _with_config(command)
+    except ConfigError as error:
+        _problem_lines(error)
+        return EXIT_CONFIG
+
+
+def _parser(kinds: dict[str, SourceKind]) -> argparse.ArgumentParser:
+    import argparse
+
+    from collector import __version__
+
     parser = argparse.ArgumentParser(
         prog="collector",
         description="Collects live readings from home-energy devices and writes them to InfluxDB. "
-        "Configured with environment variables (see README).",
+        "Configured with environment variables or a TOML file (COLLECTOR_CONFIG; see README).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="run the collector (the default)")
     commands.add_parser(
         "check",
-        help="poll every configured source once, print line protocol, write nothing "
+        help="read every configured source once, print line protocol, write nothing "
         "(exit 0 if every source answered, 1 otherwise)",
+    )
+    commands.add_parser(
+        "config",
+        help="print the effective configuration of every source instance and of the writer, "
+        "each value with where it came from (secrets as ***)",
+    )
+    sources = commands.add_parser(
+        "sources", help="list the source kinds installed, with their variables and fields"
+    )
+    sources.add_argument(
+        "--markdown", metavar="KIND", help="print KIND's field table as Markdown (as in README)"
     )
     commands.add_parser("healthcheck", help="exit 0 if the running collector is healthy")
     queue = commands.add_parser(
@@ -42,70 +97,33 @@ def _parser() -> argparse.ArgumentParser:
         "action", nargs="?", choices=["show", "retry-rejected"], default="show", metavar="ACTION"
     )
     queue.add_argument("--json", action="store_true", help="print the figures as JSON")
-    discover = commands.add_parser(
-        "discover",
-        help="find SMA Speedwire devices (multicast on the LAN, and the given addresses) and "
-        "print their address, serial, type and software version",
-    )
-    discover.add_argument(
-        "addresses",
-        nargs="*",
-        metavar="ADDRESS[:PORT]",
-        help="ask these addresses directly (unicast) too",
-    )
-    discover.add_argument(
-        "--no-multicast",
-        action="store_true",
-        help="only the given addresses (no multicast to 239.12.255.254)",
-    )
-    discover.add_argument("--wait", type=float, default=2.0, help="seconds to wait for answers (2)")
+    for kind in kinds.values():
+        for extra in kind.commands:
+            extra.add_arguments(commands.add_parser(extra.name, help=extra.help))
     simulate = commands.add_parser("simulate", help="run a fake device")
-    devices = simulate.add_subparsers(dest="device", metavar="DEVICE", required=True)
-    from collector.simulators.senec import add_arguments
-
-    add_arguments(devices.add_parser("senec", help="a SENEC battery's lala.cgi"))
-    from collector.simulators.sma import add_arguments as add_sma_arguments
-
-    add_sma_arguments(
-        devices.add_parser("sma", help="SMA inverters speaking Speedwire (UDP) on 127.0.0.1")
-    )
+    devices = simulate.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for kind in kinds.values():
+        if kind.simulator is not None:
+            kind.simulator.add_arguments(devices.add_parser(kind.name, help=kind.simulator.help))
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    command = args.command or "run"
-    if command == "simulate":
-        if args.device == "sma":
-            from collector.simulators.sma import run_from_arguments as run_sma
-
-            return run_sma(args)
-        from collector.simulators.senec import run_from_arguments
-
-        return run_from_arguments(args)
-    if command == "healthcheck":
-        return _healthcheck()
-    if command == "queue":
-        return _queue(args.action, as_json=args.json)
-    if command == "discover":
-        return _discover(args.addresses, multicast=not args.no_multicast, wait=args.wait)
-    return _with_config(command)
-
-
-def _problem_lines(error: ConfigError) -> None:
+def _problem_lines(error: Any) -> None:
     for problem in error.problems:
         print(f"configuration error: {problem}", file=sys.stderr)
 
 
 def _with_config(command: str) -> int:
+    import asyncio
+
     from collector.config import load_config
+    from collector.lock import AlreadyRunning
     from collector.logging import configure_logging
 
-    try:
-        config = load_config(need_sink=command == "run")
-    except ConfigError as error:
-        _problem_lines(error)
-        return EXIT_CONFIG
+    config = load_config(need_sink=command in ("run", "config"))
+    if command == "config":
+        _print_config(config)
+        return 0
     # `check` prints line protocol on stdout, so its log lines go to stderr.
     configure_logging(
         config.log.level, config.log.format, sys.stderr if command == "check" else sys.stdout
@@ -114,40 +132,154 @@ def _with_config(command: str) -> int:
         return asyncio.run(_check(config))
     from collector.daemon import run_daemon
 
-    return asyncio.run(run_daemon(config))
+    try:
+        return asyncio.run(run_daemon(config))
+    except AlreadyRunning as exc:
+        print(f"collector: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+# --- check ---------------------------------------------------------------------------------
 
 
 async def _check(config: Config) -> int:
-    from collector.daemon import build_sources
+    import asyncio
+
+    from collector.daemon import build_instances
     from collector.logging import get_logger
     from collector.sinks.line_protocol import to_line
 
     log = get_logger()
     for warning in config.warnings:
         log.warning("configuration", note=warning)
-    failed = 0
-    for source in build_sources(config):
-        try:
-            reading = await source.poll()
-        except SourceError as exc:
-            failed += 1
-            log.error("poll failed", source=source.name, error=str(exc), kind=type(exc).__name__)
-        else:
-            log.info("reading", source=source.name, **source.summary(reading))
+    running = build_instances(config)
+    results = await asyncio.gather(*(_first_reading(item) for item in running))
+    for reading in results:
+        if reading is not None:
             print(to_line(reading), flush=True)
-        finally:
-            await source.aclose()
-    return 1 if failed else 0
+    return 1 if any(reading is None for reading in results) else 0
+
+
+async def _first_reading(item: Running) -> Reading | None:
+    """Run one instance until its first reading, its first failure, or two intervals."""
+    import asyncio
+
+    instance = item.instance
+    got: list[Reading] = []
+    stop = asyncio.Event()
+    changed = asyncio.Event()
+    instance.status.listeners.append(changed.set)
+
+    def keep(reading: Reading, done: Any) -> None:
+        got.append(reading)
+        done(True)
+        stop.set()
+
+    task = asyncio.create_task(instance.run(item.emitter(keep), stop))
+    deadline = asyncio.get_running_loop().time() + instance.interval * 2 + 10
+    status = instance.status
+    try:
+        while not got and not status.failed_polls and not status.stopped and not task.done():
+            changed.clear()
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=max(0.0, remaining))
+            except TimeoutError:
+                break
+    finally:
+        stop.set()
+        await asyncio.wait([task], timeout=instance.interval + 5)
+        task.cancel()
+        await instance.aclose()
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+    return got[0] if got else None
+
+
+# --- config and sources --------------------------------------------------------------------
+
+
+def _print_config(config: Config) -> None:
+    from collector.config import TABLES, Origins, attribute_of, keys_of, shown
+
+    print(f"settings from: {', '.join(['environment', *config.files])}")
+
+    def table(title: str, settings: Any, origins: Origins) -> None:
+        print()
+        print(title)
+        rows = []
+        for key in keys_of(type(settings)):
+            value = getattr(settings, attribute_of(type(settings), key))
+            origin = origins.of(key)
+            derived = settings.derived(key) if value is None else None
+            if derived is not None:
+                value, origin = derived
+            rows.append((key, shown(value), origin))
+        width = max(len(key) for key, _, _ in rows)
+        value_width = min(max(len(value) for _, value, _ in rows), 40)
+        for key, value, origin in rows:
+            print(f"  {key:<{width}}  {value:<{value_width}}  {origin}")
+
+    for instance in config.instances:
+        tags = "".join(f" {k}={v}" for k, v in sorted(instance.tags.items()))
+        table(
+            f"[[source]] {instance.name} (kind {instance.kind}{', tags' + tags if tags else ''})",
+            instance.settings,
+            config.origins[instance.name],
+        )
+    for item in TABLES:
+        settings = getattr(config, item.name)
+        if settings is not None:
+            table(f"[{item.name}]", settings, config.origins[item.name])
+    for warning in config.warnings:
+        print(f"\nwarning: {warning}")
+
+
+def _sources(kinds: dict[str, SourceKind], markdown: str | None) -> int:
+    from collector.config import attribute_of, keys_of, secret_keys, shown, variable_of
+
+    if markdown is not None:
+        kind = kinds.get(markdown)
+        if kind is None:
+            print(f"sources: no kind {markdown!r} (known: {', '.join(kinds)})", file=sys.stderr)
+            return EXIT_CONFIG
+        print(field_table(kind))
+        return 0
+    for kind in kinds.values():
+        print(f"{kind.name}: {kind.description}")
+        print(f"  default measurement {kind.default_measurement}")
+        print("  variables (TOML key = variable, default):")
+        model = kind.settings
+        for key in keys_of(model):
+            info = model.model_fields[attribute_of(model, key)]
+            default = "(required)" if info.is_required() else shown(info.default)
+            variable = variable_of(model, kind.env_prefix, key)
+            also = f" or {variable}_FILE" if key in secret_keys(model) else ""
+            print(f"    {key} = {variable}{also}, {default}")
+        print(f"  fields ({len(kind.fields)}):")
+        for spec in kind.fields.values():
+            unit = f" {spec.unit}" if spec.unit else ""
+            print(f"    {spec.name}  {spec.type.__name__}{unit}  {spec.description}")
+        print()
+    return 0
+
+
+def field_table(kind: SourceKind) -> str:
+    """A kind's catalogue as the README shows it."""
+    names = {int: "integer", float: "float", bool: "boolean", str: "string"}
+    lines = ["| field | type | unit | meaning |", "|---|---|---|---|"]
+    for spec in kind.fields.values():
+        lines.append(f"| `{spec.name}` | {names[spec.type]} | {spec.unit} | {spec.description} |")
+    return "\n".join(lines)
+
+
+# --- healthcheck and queue -----------------------------------------------------------------
 
 
 def _healthcheck() -> int:
     from collector.health import check_health
 
-    data_dir = _data_dir()
-    if isinstance(data_dir, str):
-        print(f"unhealthy: {data_dir}", file=sys.stderr)
-        return 1
-    problems = check_health(data_dir)
+    problems = check_health(data_dir_setting())
     if problems:
         for problem in problems:
             print(f"unhealthy: {problem}", file=sys.stderr)
@@ -156,14 +288,28 @@ def _healthcheck() -> int:
     return 0
 
 
-def _data_dir() -> Path | str:
-    """DATA_DIR from the environment, or the reason it cannot be read."""
-    from collector.config import RuntimeSettings
+def data_dir_setting() -> Path:
+    """DATA_DIR as the daemon sees it, read cheaply: the environment, then COLLECTOR_CONFIG's
+    [runtime] data_dir, then a .env file here, else ./data. (No validation: the daemon did it.)"""
+    import os
 
-    try:
-        return Path(RuntimeSettings().data_dir)
-    except Exception as exc:  # configuration broken: said in one line
-        return f"configuration: {exc}"
+    value = os.environ.get("DATA_DIR", "").strip()
+    config = os.environ.get("COLLECTOR_CONFIG", "").strip()
+    if not value and config:
+        import tomllib
+
+        try:
+            with open(config, "rb") as handle:
+                runtime = tomllib.load(handle).get("runtime", {})
+            value = str(runtime.get("data_dir", "")).strip()
+        except (OSError, ValueError, AttributeError):
+            value = ""
+    if not value and Path(".env").is_file():
+        for line in Path(".env").read_text(encoding="utf-8", errors="replace").splitlines():
+            name, sep, rest = line.strip().partition("=")
+            if sep and name.strip() == "DATA_DIR":
+                value = rest.strip().strip("'\"")
+    return Path(value or "data")
 
 
 def _queue(action: str, *, as_json: bool) -> int:
@@ -172,10 +318,7 @@ def _queue(action: str, *, as_json: bool) -> int:
 
     from collector.queue import QUEUE_FILE, QueueError, iso, open_existing
 
-    data_dir = _data_dir()
-    if isinstance(data_dir, str):
-        print(f"queue: {data_dir}", file=sys.stderr)
-        return EXIT_CONFIG
+    data_dir = data_dir_setting()
     try:
         store = open_existing(data_dir / QUEUE_FILE)
     except QueueError as exc:
@@ -249,43 +392,3 @@ def _ago(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
-
-
-def _discover(addresses: list[str], *, multicast: bool, wait: float) -> int:
-    """Print what answers; exit 1 if nothing did. Uses SMA_PASSWORD for type and version."""
-    from collector.config import SmaSettings, load_config
-    from collector.sources.sma_speedwire import codec
-    from collector.sources.sma_speedwire.discover import discover, parse_address
-
-    try:
-        targets = [parse_address(item) for item in addresses]
-    except ValueError:
-        print("discover: give addresses as ADDRESS or ADDRESS:PORT", file=sys.stderr)
-        return EXIT_CONFIG
-    try:
-        config = load_config(need_sink=False)
-        sma = config.sma or SmaSettings(host=None)
-    except ConfigError:
-        sma = SmaSettings(host=None)
-    group = codec.GROUP_INSTALLER if sma.user_group == "installer" else codec.GROUP_USER
-    found = asyncio.run(
-        discover(
-            targets,
-            multicast=multicast,
-            wait=wait,
-            password=sma.password.get_secret_value(),
-            group=group,
-        )
-    )
-    if not found:
-        where = "on the LAN" if multicast else "at the given addresses"
-        print(f"no Speedwire device answered {where} within {wait:g} s", file=sys.stderr)
-        return 1
-    for item in found:
-        print(item.line())
-    print(
-        f"{len(found)} device{'s' if len(found) != 1 else ''}; set SMA_HOST to the inverters' "
-        "addresses (comma-separated)",
-        file=sys.stderr,
-    )
-    return 0

@@ -1,161 +1,66 @@
-"""Configuration: every environment variable the collector reads is declared here.
+"""Configuration: environment variables, a `.env` file, and the TOML file COLLECTOR_CONFIG names.
 
-Variables come from the environment and from an optional `.env` file in the working directory.
-Names follow the SOLECTRUS senec-collector where a variable means the same thing. A secret can
-also be given as `NAME_FILE`, the path of a file holding it (Docker secrets).
+- The environment configures one instance of each source kind (its variables, e.g. `XY_HOST`),
+  the writer (`INFLUX_*`), the logs (`LOG_*`) and the runtime (`DATA_DIR`, ...).
+- The TOML file describes any number of instances: `[[source]]` tables with `kind`, an optional
+  `name` and `tags`, and the kind's keys (its variables without the prefix, in lower case);
+  `[influx]`, `[log]` and `[runtime]` likewise. Environment variables of a kind add one more
+  instance; `INFLUX_*`, `LOG_*` and runtime variables override the file.
+- A `.env` file in the working directory is read as environment variables that the real
+  environment overrides, and the start banner says so.
 
-`load_config` collects every problem before it gives up, so that a user sees all of them at
-once, one line each.
+Every value goes through the same pydantic model whichever way it came, so a problem is the same
+message either way, named by its variable or by `file:[[source]] #n (name):key`. `load_config`
+collects every problem before it gives up (ConfigError, one line each). No kind is named here.
 """
 
 from __future__ import annotations
 
-import math
+import difflib
 import os
 import re
+import tomllib
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from collector.errors import ConfigError
+from collector.settings import (
+    Settings,
+    SourceSettings,
+    format_duration,
+    lowercase,
+    parse_duration,
+    seconds,
+)
+from collector.sources import InstanceConfig, KindLoadError, SourceKind, load_kinds
 
-LOCAL_DEVICE_MIN_INTERVAL = 5.0  # below this the SENEC device may suffer (cloud sync, reboots)
+CONFIG_VARIABLE = "COLLECTOR_CONFIG"
+ENV_FILE = ".env"
+PLACEHOLDER = "change-me"  # how the example files' secrets start
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
-
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
-    )
-
-
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _lowercase(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
+__all__ = ["format_duration", "parse_duration"]
 
 
-def _host_problem(value: str) -> Literal["path", "port", "name"] | None:
-    """What is wrong with `host[:port]`: a scheme or path, a bad port, no host; None if fine."""
-    if "://" in value or "/" in value:
-        return "path"
-    parts = urlsplit(f"//{value}")
-    try:
-        parts.port  # noqa: B018 - raises for a bad port
-    except ValueError:
-        return "port"
-    return None if parts.hostname else "name"
-
-
-class SenecLocalSettings(_Settings):
-    model_config = SettingsConfigDict(env_prefix="SENEC_")
-
-    host: str | None = None
-    scheme: Literal["https", "http"] = Field("https", validation_alias="SENEC_SCHEMA")
-    interval: float = Field(5.0, ge=1.0)
-    timeout: float | None = Field(None, gt=0)
-    language: Literal["de", "en", "it"] = "de"
-    ignore: str = ""
-    ca_file: Path | None = None
-
-    _blank = field_validator("host", "timeout", "ca_file", mode="before")(_blank_to_none)
-
-    @field_validator("host")
-    @classmethod
-    def _host(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        problem = _host_problem(value)
-        if problem == "path":
-            raise ValueError(
-                "give only the host name or address (optionally :port), no scheme or path"
-            )
-        if problem == "port":
-            raise ValueError("the port after ':' must be a number from 1 to 65535")
-        if problem == "name":
-            raise ValueError("is not a host name or address")
-        return value
-
-    @property
-    def effective_timeout(self) -> float:
-        """The request timeout: given, or 80 % of the interval (at most 30 s)."""
-        return self.timeout if self.timeout is not None else min(self.interval * 0.8, 30.0)
-
-    @property
-    def ignored_fields(self) -> list[str]:
-        return [name.strip() for name in self.ignore.split(",") if name.strip()]
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.scheme}://{self.host}"
-
-
-class SmaSettings(_Settings):
-    """SMA inverters over Speedwire (UDP 9522)."""
-
-    model_config = SettingsConfigDict(env_prefix="SMA_")
-
-    host: str | None = None  # one or more, comma-separated, each `address[:port]`
-    password: SecretStr = SecretStr("0000")
-    user_group: Literal["user", "installer"] = "user"
-    interval: float = Field(5.0, ge=1.0)
-    timeout: float = Field(1.0, gt=0, le=10)  # per request; each is tried 3 times
-    measurement: str = "SMA"
-
-    _blank = field_validator("host", mode="before")(_blank_to_none)
-
-    _lower = field_validator("user_group", mode="before")(_lowercase)
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: SecretStr) -> SecretStr:
-        text = value.get_secret_value()
-        if len(text) > 12 or not text.isascii():
-            raise ValueError("a Speedwire password is at most 12 ASCII characters")
-        return value
-
-    _measurement = field_validator("measurement")(_not_blank)
-
-    @property
-    def targets(self) -> list[tuple[str, int]]:
-        """(address, port) of each inverter; the port defaults to 9522."""
-        result = []
-        for item in (self.host or "").split(","):
-            item = item.strip()
-            if not item:
-                continue
-            parts = urlsplit(f"//{item}")
-            result.append((parts.hostname or item, parts.port or 9522))
-        return result
-
-
-class InfluxSettings(_Settings):
-    model_config = SettingsConfigDict(env_prefix="INFLUX_")
-
+class InfluxSettings(Settings):
     api: Literal["v2", "v1"] = "v2"
     url: str | None = None
-    scheme: Literal["http", "https"] = Field("http", validation_alias="INFLUX_SCHEMA")
+    scheme: Literal["http", "https"] = Field("http", alias="schema")
     host: str | None = None
     port: int = Field(8086, ge=1, le=65535)
-    token: SecretStr | None = None
+    token: SecretStr | None = Field(
+        None,
+        description="your InfluxDB API token (with INFLUX_API=v1: user:password, or nothing)",
+    )
     org: str | None = None
     bucket: str | None = None
-    measurement: str = "SENEC"
     timeout: float = Field(10.0, gt=0)
-
-    _blank = field_validator("url", "host", "token", "org", "bucket", mode="before")(_blank_to_none)
 
     @field_validator("url")
     @classmethod
@@ -168,8 +73,6 @@ class InfluxSettings(_Settings):
         if parts.username or parts.password:
             raise ValueError("must not contain credentials: use INFLUX_TOKEN")
         return value.strip().rstrip("/")
-
-    _measurement = field_validator("measurement")(_not_blank)
 
     @property
     def effective_url(self) -> str:
@@ -193,44 +96,20 @@ class InfluxSettings(_Settings):
         return (user, password) if sep else None
 
 
-class LogSettings(_Settings):
-    model_config = SettingsConfigDict(env_prefix="LOG_")
-
+class LogSettings(Settings):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["console", "json"] = "console"
 
-    _lower = field_validator("level", "format", mode="before")(_lowercase)
+    _lower = field_validator("level", "format", mode="before")(lowercase)
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: Any) -> Any:
-    """`30d`, `12h`, `90m`, `45s` or a plain number of seconds, as seconds."""
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError("must be a duration such as 30d, 12h, 90m, 45s (or seconds)")
-        return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    return value
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest exact form of a duration: 2592000 -> 30d, 5400 -> 90m, 7.5 -> 7.5s."""
-    for unit in ("d", "h", "m"):
-        size = _UNIT_SECONDS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
-class RuntimeSettings(_Settings):
+class RuntimeSettings(Settings):
     data_dir: Path = Path("data")
     shutdown_grace: float = Field(5.0, ge=0, le=60)
     buffer_max_age: float = Field(30 * 86400.0, gt=0)
     buffer_max_mb: float = Field(500.0, gt=0)
     health_backlog_growing: float = Field(600.0, gt=0)
+    health_every: float = Field(10.0, gt=0, le=60)
 
     _durations = field_validator("buffer_max_age", "health_backlog_growing", mode="before")(
         parse_duration
@@ -241,164 +120,565 @@ class RuntimeSettings(_Settings):
         return int(self.buffer_max_mb * 1024 * 1024)
 
 
-# --- loading -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Table:
+    """A table of the core's own settings: `[name]` in the file, `PREFIX` + KEY in the env."""
 
-SECRETS: dict[str, tuple[type[_Settings], str]] = {
-    "INFLUX_TOKEN": (InfluxSettings, "token"),
-    "SMA_PASSWORD": (SmaSettings, "password"),
-}
+    name: str
+    model: type[Settings]
+    prefix: str
 
 
-def _read_file_secrets(environ: dict[str, str]) -> tuple[dict[type, dict[str, str]], list[str]]:
-    """Resolve `NAME_FILE` variables of secrets into init values."""
-    values: dict[type, dict[str, str]] = {}
-    problems: list[str] = []
-    for name, (model, attribute) in SECRETS.items():
-        path = environ.get(f"{name}_FILE", "").strip()
-        if not path:
-            continue
-        if environ.get(name, "").strip():
-            problems.append(f"{name}: set either {name} or {name}_FILE, not both")
-            continue
+TABLES = (
+    Table("influx", InfluxSettings, "INFLUX_"),
+    Table("log", LogSettings, "LOG_"),
+    Table("runtime", RuntimeSettings, ""),
+)
+
+
+# --- keys, variables and where a value came from --------------------------------------------
+
+
+def keys_of(model: type[Settings]) -> list[str]:
+    """The TOML keys of a model (a field's alias, else its name): the model's own declaration
+    order first (a kind redeclares inherited keys where it wants them shown), then the rest."""
+    fields = model.model_fields
+    own = [name for name in model.__annotations__ if name in fields]
+    order = own + [name for name in fields if name not in own]
+    return [fields[name].alias or name for name in order]
+
+
+def secret_keys(model: type[Settings]) -> list[str]:
+    """Keys whose values are secrets: they also take `KEY_file`, and are never shown."""
+    hints = typing.get_type_hints(model)
+    return [
+        info.alias or name
+        for name, info in model.model_fields.items()
+        if SecretStr in (hints[name], *typing.get_args(hints[name]))
+    ]
+
+
+def variable_of(model: type[Settings], prefix: str, key: str) -> str:
+    return model.env_names.get(key) or f"{prefix}{key}".upper()
+
+
+@dataclass
+class Origins:
+    """Where each key's value came from, for `collector config`."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    def of(self, key: str) -> str:
+        return self.values.get(key, "default")
+
+
+@dataclass
+class Environment:
+    """The variables and, for each one, whether it came from the environment or from .env."""
+
+    values: dict[str, str]
+    from_file: dict[str, str]  # variable -> the .env file it came from
+
+    def origin(self, variable: str) -> str:
+        where = self.from_file.get(variable)
+        return f"{where} {variable}" if where else f"environment {variable}"
+
+
+def read_environment(environ: Mapping[str, str], cwd: Path) -> tuple[Environment, list[str]]:
+    """The environment with a `.env` file in `cwd` beneath it; and the files read."""
+    values = dict(environ)
+    from_file: dict[str, str] = {}
+    files: list[str] = []
+    dotenv = cwd / ENV_FILE
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        files.append(str(dotenv.resolve()))
+        for name, value in dotenv_values(dotenv).items():
+            if name not in values and value is not None:
+                values[name] = value
+                from_file[name] = ENV_FILE
+    return Environment(values, from_file), files
+
+
+class _Collector:
+    """Gathers one table's raw values from the environment or a file, with their origins."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def from_env(
+        self, model: type[Settings], prefix: str, env: Environment
+    ) -> tuple[dict[str, Any], Origins]:
+        raw: dict[str, Any] = {}
+        origins = Origins()
+        secrets = secret_keys(model)
+        for key in keys_of(model):
+            variable = variable_of(model, prefix, key)
+            value = env.values.get(variable, "")
+            if key in secrets:
+                path = env.values.get(f"{variable}_FILE", "").strip()
+                if path:
+                    if value.strip():
+                        self.problems.append(
+                            f"{variable}: set either {variable} or {variable}_FILE, not both"
+                        )
+                        continue
+                    secret = self._read_secret(path, f"{variable}_FILE")
+                    if secret is not None:
+                        raw[key] = secret
+                        origins.values[key] = env.origin(f"{variable}_FILE")
+                    continue
+            if value.strip():
+                raw[key] = value
+                origins.values[key] = env.origin(variable)
+        return raw, origins
+
+    def from_table(
+        self,
+        model: type[Settings],
+        table: Mapping[str, Any],
+        where: str,
+        origin: str,
+        ignore: tuple[str, ...] = (),
+    ) -> tuple[dict[str, Any], Origins]:
+        raw: dict[str, Any] = {}
+        origins = Origins()
+        known = keys_of(model)
+        secrets = secret_keys(model)
+        for key, value in table.items():
+            if key in ignore:
+                continue
+            if key in secrets or (key.endswith("_file") and key[: -len("_file")] in secrets):
+                base = key.removesuffix("_file")
+                if key != base:
+                    if base in table:
+                        self.problems.append(f"{where}:{key}: set either {base} or {key}, not both")
+                        continue
+                    secret = self._read_secret(str(value), f"{where}:{key}")
+                    if secret is not None:
+                        raw[base] = secret
+                        origins.values[base] = f"{origin} ({key})"
+                    continue
+            if key not in known:
+                choices = [*known, *(f"{s}_file" for s in secrets)]
+                self.problems.append(
+                    f"{where}:{key}: unknown key{_closest(key, choices)} "
+                    f"(known: {', '.join([*ignore, *choices])})"
+                )
+                continue
+            if isinstance(value, str) and not value.strip():
+                continue  # empty: the default, as for an empty variable
+            raw[key] = value
+            origins.values[key] = origin
+        return raw, origins
+
+    def _read_secret(self, path: str, where: str) -> str | None:
         try:
-            secret = Path(path).read_text(encoding="utf-8").strip()
+            return Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            problems.append(f"{name}_FILE: cannot read {path}: {exc.strerror or exc}")
-            continue
-        values.setdefault(model, {})[attribute] = secret
-    return values, problems
+            self.problems.append(f"{where}: cannot read {path}: {exc.strerror or exc}")
+            return None
 
 
-def _env_name(model: type[_Settings], loc: tuple[int | str, ...]) -> str:
-    name = str(loc[0]) if loc else "?"
-    if name.isupper():  # an alias is already the variable's name
-        return name
-    prefix = model.model_config.get("env_prefix", "")
-    return f"{prefix}{name}".upper()
+def env_values(
+    model: type[Settings], prefix: str, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """A model's raw values from the environment (and .env, and NAME_FILE), not validated:
+    for a kind's own commands that need some of its settings without a whole configuration."""
+    env, _ = read_environment(os.environ if environ is None else environ, Path.cwd())
+    problems: list[str] = []
+    raw, _ = _Collector(problems).from_env(model, prefix, env)
+    return raw, problems
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _closest(word: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
+def validate(
+    model: type[Settings],
+    raw: Mapping[str, Any],
+    name_of: Callable[[str], str],
+    problems: list[str],
+) -> Any:
+    """The model from raw values, or None with one problem line per error appended."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        secrets = secret_keys(model)
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else ""
+            problems.append(f"{name_of(key)}: {_describe(dict(error), key in secrets)}")
+        return None
+
+
+def _describe(error: dict[str, Any], secret: bool) -> str:
     message = str(error["msg"])
-    message = re.sub(r"^Value error, ", "", message)
-    message = message.replace("Input should be", "must be")
+    message = re.sub(r"^(Value|Assertion) error, ", "", message)
+    message = message.replace("Input should be", "must be").replace("Field required", "is required")
     shown = error.get("input")
-    if isinstance(shown, str | int | float) and error["type"] != "missing":
+    if secret or error["type"] in ("missing", "extra_forbidden"):
+        return message
+    if isinstance(shown, str | int | float):
         return f"{message} (got {str(shown)!r})"
     return message
 
 
-def _load(model: type[_Settings], init: dict[str, Any], problems: list[str]) -> Any:
-    try:
-        return model(**init)
-    except ValidationError as exc:
-        for error in exc.errors():
-            problems.append(f"{_env_name(model, error['loc'])}: {_describe(dict(error))}")
-        return None
+# --- the configuration -----------------------------------------------------------------------
 
 
 @dataclass
 class Config:
-    senec: SenecLocalSettings | None
-    sma: SmaSettings | None
+    kinds: dict[str, SourceKind]
+    instances: list[InstanceConfig]
     influx: InfluxSettings | None
     log: LogSettings
     runtime: RuntimeSettings
+    files: list[str]  # files the settings came from, besides the environment
+    origins: dict[str, Origins]  # "influx", "log", "runtime", and each instance's name
     warnings: list[str] = field(default_factory=list)
 
+    def kind_of(self, instance: InstanceConfig) -> SourceKind:
+        return self.kinds[instance.kind]
 
-def load_config(*, need_sink: bool = True) -> Config:
+
+@dataclass
+class _Draft:
+    kind: SourceKind
+    name: str | None
+    tags: dict[str, str]
+    raw: dict[str, Any]
+    origins: Origins
+    where: str  # how problems name it: "file:[[source]] #2" or "" for the environment
+
+
+def load_config(
+    *,
+    need_sink: bool = True,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
     """Read and check the whole configuration; raise ConfigError listing every problem."""
-    secrets, problems = _read_file_secrets(dict(os.environ))
+    env, files = read_environment(os.environ if environ is None else environ, cwd or Path.cwd())
+    problems: list[str] = []
     warnings: list[str] = []
+    try:
+        kinds = load_kinds()
+    except KindLoadError as exc:
+        raise ConfigError([str(exc)]) from None
+    if not kinds:
+        raise ConfigError(
+            ["no source kinds are installed: install the collector package (pip install .)"]
+        )
+    collect = _Collector(problems)
 
-    log = _load(LogSettings, {}, problems) or LogSettings.model_construct()
-    runtime = _load(RuntimeSettings, {}, problems)
-    senec: SenecLocalSettings | None = _load(SenecLocalSettings, {}, problems)
-    sma: SmaSettings | None = _load(SmaSettings, secrets.get(SmaSettings, {}), problems)
-    influx: InfluxSettings | None = (
-        _load(InfluxSettings, secrets.get(InfluxSettings, {}), problems) if need_sink else None
-    )
+    document: dict[str, Any] = {}
+    file_name = ""
+    unreadable = False  # a file was named but not read: its problem says so already
+    path_text = env.values.get(CONFIG_VARIABLE, "").strip()
+    if path_text:
+        read = _read_document(Path(path_text), problems)
+        unreadable = read is None
+        document = read or {}
+        file_name = path_text
+        files.append(path_text)
+        for key in document:
+            if key not in ("source", *(table.name for table in TABLES)):
+                problems.append(
+                    f"{file_name}: unknown table [{key}] (known: [[source]], "
+                    + ", ".join(f"[{table.name}]" for table in TABLES)
+                    + ")"
+                )
 
-    if sma is not None and sma.host is None:
-        sma = None
-    elif sma is not None:
-        _check_sma(sma, problems)
-    if senec is not None and senec.host is None:
-        senec = None
-        if sma is None and not any(p.startswith("SMA_") for p in problems):
-            problems.append(
-                "no source configured: set SENEC_HOST to your SENEC device's address "
-                "or SMA_HOST to your SMA inverters' addresses"
-            )
-    elif senec is not None:
-        _check_senec(senec, problems, warnings)
+    origins: dict[str, Origins] = {}
+    tables: dict[str, Any] = {}
+    namers: dict[str, Callable[[str], str]] = {}
+    for table in TABLES:
+        if table.name == "influx" and not need_sink:
+            continue
+        content = document.get(table.name, {})
+        if not isinstance(content, dict):
+            problems.append(f"{file_name}: [{table.name}] must be a table")
+            content = {}
+        raw, origin = collect.from_table(
+            table.model, content, f"{file_name}:[{table.name}]", f"file {file_name}"
+        )
+        env_raw, env_origin = collect.from_env(table.model, table.prefix, env)
+        raw.update(env_raw)
+        origin.values.update(env_origin.values)
+        origins[table.name] = origin
+
+        def name_of(key: str, table: Table = table, origin: Origins = origin) -> str:
+            if origin.of(key).startswith("file "):
+                return f"{file_name}:[{table.name}]:{key}"
+            return variable_of(table.model, table.prefix, key)
+
+        namers[table.name] = name_of
+        tables[table.name] = validate(table.model, raw, name_of, problems)
+
+    drafts = _drafts_from_file(document, file_name, kinds, collect, problems)
+    drafts += _drafts_from_env(env, kinds, collect)
+    instances = _instances(drafts, problems, warnings, origins)
+    unknown = _unknown_variables(env, kinds)
+    attempted = drafts or document.get("source") or unreadable
+    if not instances and not attempted:
+        triggers = ", ".join(
+            variable_of(kind.settings, kind.env_prefix, key)
+            for kind in kinds.values()
+            for key in kind.env_triggers[:1]
+        )
+        problems.append(
+            f"no source configured: set {triggers}, or name a TOML file in {CONFIG_VARIABLE}"
+            + ("" if not unknown else f" ({'; '.join(unknown)})")
+        )
+    else:
+        warnings.extend(unknown)
+    _check_series(instances, kinds, problems)
+
+    influx: InfluxSettings | None = tables.get("influx")
     if influx is not None:
-        _check_influx(influx, problems)
-
+        _check_influx(influx, namers["influx"], problems)
+    if need_sink and influx is not None:
+        _placeholder_warning(InfluxSettings, "INFLUX_", influx, warnings)
     if problems:
         raise ConfigError(problems)
-    return Config(senec=senec, sma=sma, influx=influx, log=log, runtime=runtime, warnings=warnings)
+    log: LogSettings = tables["log"]
+    runtime: RuntimeSettings = tables["runtime"]
+    return Config(
+        kinds=kinds,
+        instances=instances,
+        influx=influx,
+        log=log,
+        runtime=runtime,
+        files=files,
+        origins=origins,
+        warnings=warnings,
+    )
 
 
-def _check_senec(senec: SenecLocalSettings, problems: list[str], warnings: list[str]) -> None:
-    from collector.sources.senec_local.fields import SENEC_FIELDS
+def _read_document(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        problems.append(f"{CONFIG_VARIABLE}: no such file {str(path)!r}")
+    except OSError as exc:
+        problems.append(f"{CONFIG_VARIABLE}: cannot read {path}: {exc.strerror or exc}")
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{path}: not valid TOML: {exc}")
+    return None
 
-    unknown = [name for name in senec.ignored_fields if name not in SENEC_FIELDS]
-    if unknown:
-        problems.append(
-            f"SENEC_IGNORE: unknown field {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(SENEC_FIELDS))})"
+
+def _drafts_from_file(
+    document: Mapping[str, Any],
+    file_name: str,
+    kinds: dict[str, SourceKind],
+    collect: _Collector,
+    problems: list[str],
+) -> list[_Draft]:
+    tables = document.get("source", [])
+    if not isinstance(tables, list):
+        problems.append(f"{file_name}: sources are [[source]] tables (double brackets)")
+        return []
+    drafts: list[_Draft] = []
+    for number, table in enumerate(tables, 1):
+        name = table.get("name")
+        where = f"{file_name}:[[source]] #{number}" + (
+            f" ({name})" if isinstance(name, str) else ""
         )
-    if senec.interval < LOCAL_DEVICE_MIN_INTERVAL:
-        warnings.append(
-            f"SENEC_INTERVAL is {senec.interval:g} s: polling a SENEC device more often than "
-            f"every {LOCAL_DEVICE_MIN_INTERVAL:g} s may stop its cloud sync or make it restart"
-        )
-    if senec.timeout is not None and senec.timeout >= senec.interval:
-        problems.append(
-            f"SENEC_TIMEOUT: must be shorter than SENEC_INTERVAL ({senec.interval:g} s), "
-            f"got {senec.timeout:g} s"
-        )
-    if not math.isfinite(senec.interval):
-        problems.append("SENEC_INTERVAL: must be a finite number of seconds")
-    if senec.ca_file is not None:
-        if senec.scheme != "https":
-            problems.append("SENEC_CA_FILE: only makes sense with SENEC_SCHEMA=https")
-        elif not senec.ca_file.is_file():
-            problems.append(f"SENEC_CA_FILE: no such file {str(senec.ca_file)!r}")
-
-
-def _check_sma(sma: SmaSettings, problems: list[str]) -> None:
-    for item in (sma.host or "").split(","):
-        item = item.strip()
-        if not item:
+        kind_name = table.get("kind")
+        if kind_name is None:
+            problems.append(f"{where}: kind is missing (known kinds: {', '.join(kinds)})")
             continue
-        problem = _host_problem(item)
-        if problem == "path":
-            problems.append(f"SMA_HOST: give addresses only (optionally :port), got {item!r}")
-        elif problem == "port":
-            problems.append(f"SMA_HOST: the port in {item!r} must be a number from 1 to 65535")
-        elif problem == "name":
-            problems.append(f"SMA_HOST: {item!r} is not a host name or address")
-    if sma.timeout * 3 >= sma.interval:
+        kind = kinds.get(str(kind_name))
+        if kind is None:
+            problems.append(
+                f"{where}:kind: unknown kind {kind_name!r}{_closest(str(kind_name), list(kinds))} "
+                f"(known kinds: {', '.join(kinds)})"
+            )
+            continue
+        tags = _tags(table.get("tags", {}), f"{where}:tags", problems)
+        if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
+            problems.append(
+                f"{where}:name: must be letters, digits, '-', '_' or '.' (got {name!r})"
+            )
+            name = None
+        raw, origins = collect.from_table(
+            kind.settings, table, where, f"file {file_name}", ignore=("kind", "name", "tags")
+        )
+        drafts.append(_Draft(kind, name, tags, raw, origins, where))
+    return drafts
+
+
+def _tags(value: Any, where: str, problems: list[str]) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()
+    ):
+        problems.append(f'{where}: must be an inline table of texts, e.g. {{ site = "garage" }}')
+        return {}
+    return dict(value)
+
+
+def _drafts_from_env(
+    env: Environment, kinds: dict[str, SourceKind], collect: _Collector
+) -> list[_Draft]:
+    drafts = []
+    for kind in kinds.values():
+        variables = [variable_of(kind.settings, kind.env_prefix, key) for key in kind.env_triggers]
+        if not any(env.values.get(variable, "").strip() for variable in variables):
+            continue
+        raw, origins = collect.from_env(kind.settings, kind.env_prefix, env)
+        drafts.append(_Draft(kind, None, {}, raw, origins, ""))
+    return drafts
+
+
+def _instances(
+    drafts: list[_Draft],
+    problems: list[str],
+    warnings: list[str],
+    origins: dict[str, Origins],
+) -> list[InstanceConfig]:
+    taken: dict[str, str] = {}
+    for draft in drafts:
+        if draft.name is None:
+            continue
+        if draft.name in taken:
+            problems.append(
+                f"{draft.where}:name: {draft.name!r} is already the name of {taken[draft.name]}"
+            )
+        taken.setdefault(draft.name, draft.where)
+    instances: list[InstanceConfig] = []
+    for draft in drafts:
+        name = draft.name or _free_name(draft.kind.name, taken)
+        taken.setdefault(name, draft.where or "the environment's instance")
+        model = draft.kind.settings
+
+        def name_of(key: str, draft: _Draft = draft, model: type[SourceSettings] = model) -> str:
+            if not draft.where:
+                return variable_of(model, draft.kind.env_prefix, key)
+            return f"{draft.where}:{key}" if key else draft.where
+
+        settings: SourceSettings | None = validate(model, draft.raw, name_of, problems)
+        if settings is None:
+            continue
+        for note in settings.notes():
+            warnings.append(f"{name_of(note.key)}: {note.text}")
+        _placeholder_warning(model, draft.kind.env_prefix, settings, warnings, draft.where)
+        instances.append(InstanceConfig(draft.kind.name, name, settings, draft.tags))
+        origins[name] = draft.origins
+    return instances
+
+
+def _free_name(base: str, taken: Mapping[str, str]) -> str:
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def _check_series(
+    instances: list[InstanceConfig], kinds: dict[str, SourceKind], problems: list[str]
+) -> None:
+    """Two instances must not write the same series: InfluxDB would overwrite points."""
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], InstanceConfig] = {}
+    for instance in instances:
+        key = (instance.settings.measurement, tuple(sorted(instance.tags.items())))
+        other = seen.get(key)
+        if other is None:
+            seen[key] = instance
+            continue
+        if instance.kind == other.kind and kinds[instance.kind].series_tag:
+            continue  # its points carry a tag (a serial) that tells the devices apart
         problems.append(
-            f"SMA_TIMEOUT: three attempts ({sma.timeout:g} s each) must fit into SMA_INTERVAL "
-            f"({sma.interval:g} s)"
+            f"{other.name} and {instance.name} would write the same series (measurement "
+            f"{instance.settings.measurement!r}"
+            + (f", tags {dict(key[1])}" if key[1] else ", no tags")
+            + "), so InfluxDB would overwrite one's points with the other's: give one of them "
+            "another measurement or tags"
         )
 
 
-def _check_influx(influx: InfluxSettings, problems: list[str]) -> None:
+def _check_influx(
+    influx: InfluxSettings, name_of: Callable[[str], str], problems: list[str]
+) -> None:
     if influx.url is None and influx.host is None:
-        problems.append("INFLUX_HOST: is required (or give the whole INFLUX_URL)")
+        problems.append(f"{name_of('host')}: is required (or give the whole {name_of('url')})")
     if influx.bucket is None:
         if influx.api == "v2":
-            problems.append("INFLUX_BUCKET: is required")
+            problems.append(f"{name_of('bucket')}: is required")
         else:
-            problems.append("INFLUX_BUCKET: is required (with INFLUX_API=v1: the database name)")
+            problems.append(
+                f"{name_of('bucket')}: is required (with INFLUX_API=v1: the database name)"
+            )
     if influx.api == "v2" and influx.org is None:
         problems.append(
-            "INFLUX_ORG: is required with INFLUX_API=v2 "
+            f"{name_of('org')}: is required with INFLUX_API=v2 "
             "(InfluxDB 1.8 and VictoriaMetrics ignore it: any value such as '-' will do)"
         )
     if influx.api == "v1" and influx.token is not None and influx.credentials is None:
-        problems.append("INFLUX_TOKEN: with INFLUX_API=v1 it must be user:password")
+        if influx.token.get_secret_value().startswith(PLACEHOLDER):
+            problems.append(
+                f"{name_of('token')}: is still the example's placeholder; with INFLUX_API=v1 "
+                "put user:password there, or leave it empty when InfluxDB has no authentication"
+            )
+        else:
+            problems.append(f"{name_of('token')}: with INFLUX_API=v1 it must be user:password")
+
+
+def _placeholder_warning(
+    model: type[Settings], prefix: str, settings: Settings, warnings: list[str], where: str = ""
+) -> None:
+    for key in secret_keys(model):
+        value = getattr(settings, attribute_of(model, key))
+        if isinstance(value, SecretStr) and value.get_secret_value().startswith(PLACEHOLDER):
+            name = f"{where}:{key}" if where else variable_of(model, prefix, key)
+            what = model.model_fields[attribute_of(model, key)].description or "the real value"
+            warnings.append(f"{name} is still the example's placeholder: put {what} there")
+
+
+def attribute_of(model: type[Settings], key: str) -> str:
+    """The model's attribute for a TOML key (they differ where a key is an alias)."""
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == key:
+            return name
+    return key
+
+
+def _unknown_variables(env: Environment, kinds: dict[str, SourceKind]) -> list[str]:
+    """Variables with a kind's prefix that no kind declares (misspelt), with the closest."""
+    known: set[str] = {CONFIG_VARIABLE}
+    for kind in kinds.values():
+        secrets = secret_keys(kind.settings)
+        for key in keys_of(kind.settings):
+            variable = variable_of(kind.settings, kind.env_prefix, key)
+            known.add(variable)
+            if key in secrets:
+                known.add(f"{variable}_FILE")
+    prefixes = tuple(kind.env_prefix for kind in kinds.values())
+    found = []
+    for variable in sorted(env.values):
+        if variable.upper().startswith(prefixes) and variable.upper() not in known:
+            hint = _closest(variable.upper(), sorted(known)).replace(" (did you", "; did you")
+            hint = hint.rstrip(")")
+            found.append(f"{variable} is not a setting of any source kind{hint}")
+    return found
+
+
+# --- showing it ------------------------------------------------------------------------------
+
+
+def shown(value: Any) -> str:
+    """A value as `collector config` and the banner show it; secrets as ***."""
+    if isinstance(value, SecretStr):
+        return "***"
+    if isinstance(value, float):
+        return f"{seconds(value)}"
+    if isinstance(value, Path):
+        return str(value)
+    if value is None:
+        return "(not set)"
+    return str(value)

@@ -1,81 +1,98 @@
-"""The running collector: sources → durable queue → writer, until SIGTERM or SIGINT."""
+"""The running collector: source instances → durable queue → writer, until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import platform
-import signal
 import sys
 import time
+from collections.abc import Callable
+from signal import SIGINT, SIGTERM
+from typing import Any
 
 from collector import __version__
 from collector.config import Config, format_duration
-from collector.health import (
-    HEARTBEAT_EVERY,
-    BacklogTrend,
-    QueueHealth,
-    SourceHealth,
-    write_health,
-)
+from collector.health import BacklogTrend, QueueHealth, SourceHealth, write_health
+from collector.lock import DataDirLock
 from collector.logging import get_logger
-from collector.loop import PollLoop
 from collector.queue import QUEUE_FILE, DurableQueue, QueueStore, iso
+from collector.reading import Reading, check_fields
 from collector.sinks import make_sink
 from collector.sinks.writer import Writer
-from collector.sources import Source
+from collector.sources import Emit, Instance, InstanceConfig, SourceKind
 
 
-def build_sources(config: Config) -> list[Source]:
-    sources: list[Source] = []
-    if config.senec is not None:
-        from collector.sources.senec_local.source import SenecLocalSource
+@dataclasses.dataclass
+class Running:
+    """A built instance with its configuration and kind."""
 
-        measurement = config.influx.measurement if config.influx else "SENEC"
-        sources.append(SenecLocalSource(config.senec, measurement))
-    if config.sma is not None:
-        from collector.sources.sma_speedwire import codec
-        from collector.sources.sma_speedwire.source import SmaSource
+    instance: Instance
+    config: InstanceConfig
+    kind: SourceKind
 
-        targets = config.sma.targets
-        group = codec.GROUP_INSTALLER if config.sma.user_group == "installer" else codec.GROUP_USER
-        for target in targets:
-            sources.append(
-                SmaSource(
-                    target,
-                    config.sma.password.get_secret_value(),
-                    group,
-                    interval=config.sma.interval,
-                    timeout=config.sma.timeout,
-                    measurement=config.sma.measurement,
-                    tag_serial=len(targets) > 1,
-                )
-            )
-    return sources
+    @property
+    def label(self) -> str:
+        device = self.instance.device
+        return f"{self.instance.name} {device}" if device else self.instance.name
+
+    def emitter(self, submit: Emit) -> Emit:
+        """The instance's emit: its tags added, its fields checked against its kind's catalogue."""
+        tags = dict(self.config.tags)
+        catalogue = self.kind.fields
+
+        def emit(reading: Reading, done: Callable[[bool], None]) -> None:
+            if tags:
+                reading = dataclasses.replace(reading, tags={**tags, **reading.tags})
+            check_fields(reading.fields, catalogue)
+            submit(reading, done)
+
+        return emit
+
+    def banner(self) -> dict[str, Any]:
+        context: dict[str, Any] = {"source": self.instance.name, "kind": self.kind.name}
+        if self.instance.device:
+            context["device_id"] = self.instance.device
+        context.update(self.instance.banner())
+        context["measurement"] = self.config.settings.measurement
+        if self.config.tags:
+            context["tags"] = ",".join(f"{k}={v}" for k, v in sorted(self.config.tags.items()))
+        return context
+
+
+def build_instances(config: Config) -> list[Running]:
+    """Every configured instance, each kind's built together (they may share a socket)."""
+    running: list[Running] = []
+    for kind in config.kinds.values():
+        configs = [item for item in config.instances if item.kind == kind.name]
+        if not configs:
+            continue
+        by_name = {item.name: item for item in configs}
+        for instance in kind.build(configs):
+            running.append(Running(instance, by_name[instance.name], kind))
+    order = [item.name for item in config.instances]
+    running.sort(key=lambda item: order.index(item.instance.name))
+    return running
 
 
 async def run_daemon(config: Config) -> int:
     log = get_logger()
     assert config.influx is not None
     runtime = config.runtime
+    lock = DataDirLock.acquire(runtime.data_dir)  # AlreadyRunning: said by the cli, exit 2
     sink = make_sink(config.influx)
-    sources = build_sources(config)
+    instances = build_instances(config)
     log.info(
         "starting",
         version=__version__,
         python=f"{platform.python_implementation()} {platform.python_version()}",
+        settings_from=", ".join(["environment", *config.files]),
     )
-    log.info("writing to", target=sink.describe(), measurement=config.influx.measurement)
-    for source in sources:
-        log.info(
-            "reading from",
-            source=source.name,
-            device=source.describe(),
-            interval_s=source.interval,
-            timeout_s=source.timeout,
-        )
-    if config.senec is not None and config.senec.ignored_fields:
-        log.info("ignoring fields", fields=",".join(config.senec.ignored_fields))
+    log.info("writing to", target=sink.describe())
+    for item in instances:
+        log.info("reading from", **item.banner())
     for warning in config.warnings:
         log.warning("configuration", note=warning)
 
@@ -103,25 +120,46 @@ async def run_daemon(config: Config) -> int:
             )
 
     writer = Writer(sink, queue)
-    loops = [PollLoop(source, queue.submit) for source in sources]
     stop = asyncio.Event()
+    wake = asyncio.Event()  # an instance stopped for good: say so in the health file at once
     running = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in (SIGTERM, SIGINT):
         running.add_signal_handler(signum, stop.set)
+
+    def on_change() -> None:
+        if any(item.instance.status.stopped for item in instances):
+            wake.set()
 
     started = time.time()
     writer_task = asyncio.create_task(writer.run(), name="writer")
-    poll_tasks = [asyncio.create_task(poll.run(stop), name=poll.source.name) for poll in loops]
+    tasks = []
+    for item in instances:
+        item.instance.status.listeners.append(on_change)
+        task = asyncio.create_task(
+            item.instance.run(item.emitter(queue.submit), stop), name=item.label
+        )
+        task.add_done_callback(functools.partial(_ended, item=item, wake=wake))
+        tasks.append(task)
     trend = BacklogTrend()
     health_failed = False
-    while not stop.is_set():
+
+    def heartbeat(exited: bool = False) -> None:
+        nonlocal health_failed
         pending = queue.pending
         trend.update(pending, time.time())
         try:
             write_health(
                 runtime.data_dir,
                 started,
-                [SourceHealth(p.source.name, p.source.interval, p.last_reading_at) for p in loops],
+                [
+                    SourceHealth(
+                        item.label,
+                        item.instance.interval,
+                        item.instance.status.last_reading_at,
+                        item.instance.status.stopped,
+                    )
+                    for item in instances
+                ],
                 QueueHealth(
                     pending=pending,
                     on_disk=store.on_disk,
@@ -130,6 +168,8 @@ async def run_daemon(config: Config) -> int:
                     write_error=writer.last_error,
                 ),
                 runtime.health_backlog_growing,
+                runtime.health_every,
+                exited=exited,
             )
             health_failed = False
         except OSError as exc:
@@ -138,20 +178,31 @@ async def run_daemon(config: Config) -> int:
                     "cannot write the health file", path=str(runtime.data_dir), error=str(exc)
                 )
             health_failed = True
+
+    while not stop.is_set():
+        wake.clear()
+        heartbeat()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_EVERY)
+            waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+            try:
+                await asyncio.wait(
+                    waiting, timeout=runtime.health_every, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for future in waiting:
+                    future.cancel()
         if writer_task.done():  # the writer never ends on its own: a bug, do not hide it
             writer_task.result()
 
     grace = runtime.shutdown_grace
     log.info("stopping", pending=queue.pending, grace_s=grace)
-    for task in poll_tasks:
+    for task in tasks:
         task.cancel()
-    await asyncio.gather(*poll_tasks, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     writer.begin_shutdown(grace)
     await writer_task
-    for source in sources:
-        await source.aclose()
+    for item in instances:
+        await item.instance.aclose()
     await sink.aclose()
     in_memory = store.in_memory
     left = queue.pending
@@ -163,13 +214,30 @@ async def run_daemon(config: Config) -> int:
             reason="they were held in memory because the queue could not be written",
             error=store.error,
         )
+    heartbeat(exited=True)
     log.info(
         "stopped",
-        readings=sum(p.readings for p in loops),
+        readings=sum(item.instance.status.readings for item in instances),
         delivered=writer.delivered,
         rejected=writer.rejected,
         left_in_queue=left - in_memory,
-        failed_polls=sum(p.failed_polls for p in loops),
+        failed_polls=sum(item.instance.status.failed_polls for item in instances),
     )
     sys.stdout.flush()
+    lock.release()
     return 0
+
+
+def _ended(task: asyncio.Task[None], item: Running, wake: asyncio.Event) -> None:
+    """An instance's task that ended with an exception is a bug: say so, and report it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    exc = task.exception()
+    item.instance.status.stopped = f"internal error: {type(exc).__name__}: {exc}"
+    get_logger(source=item.instance.name).error(
+        "source crashed",
+        error=f"{type(exc).__name__}: {exc}",
+        note="a bug in the collector: please report this line; the other sources go on",
+        exc_info=exc,
+    )
+    wake.set()

@@ -25,7 +25,19 @@ class ConfigError(CollectorError):
 
 
 class SourceError(CollectorError):
-    """A source could not produce a reading this time."""
+    """A source could not produce a reading this time.
+
+    The class attributes tell the poll loop how to go on; a subclass (or an instance) sets them:
+
+    - `permanent`: asking again cannot help (a wrong password): the instance stops, with one line.
+    - `asleep`: the device is expected to be silent for a while (an inverter at night): report
+      it once and back off at once instead of warning about each missed poll.
+    - `retry_after`: seconds the device asked us to wait before the next attempt, if it said so.
+    """
+
+    permanent: bool = False
+    asleep: bool = False
+    retry_after: float | None = None
 
 
 class DeviceUnreachable(SourceError):

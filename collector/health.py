@@ -4,10 +4,15 @@ The daemon rewrites DATA_DIR/health.json every HEARTBEAT_EVERY seconds (or, when
 cannot be written, a file named after DATA_DIR in the temporary directory). The check fails,
 saying which, when:
 
-- the file is stale (the daemon hangs or is gone);
-- a source has produced no reading for several intervals;
+- the daemon that wrote it is gone (its process id, in the file, no longer runs) or has stopped;
+- the file is stale (the daemon hangs);
+- a source instance has stopped for good (a wrong password), with its cause;
+- a source instance has produced no reading for several intervals;
 - the backlog has kept growing for longer than HEALTH_BACKLOG_GROWING (InfluxDB is away);
 - the queue cannot be written, so readings are held in memory only.
+
+`collector healthcheck` runs every 30 s on small machines: this module imports nothing but the
+standard library, and the command reads nothing but the environment and this file.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ from typing import Any
 HEALTH_FILE = "health.json"
 STALE_INTERVALS = 6
 STALE_MINIMUM = 60.0
-HEARTBEAT_EVERY = 10.0
+STALE_HEARTBEATS = 6
 
 
 @dataclass
 class SourceHealth:
-    name: str
+    name: str  # the instance's name, and the device when the instance has several
     interval: float
     last_reading: float | None
+    stopped: str | None = None
 
 
 @dataclass
@@ -77,14 +83,23 @@ def write_health(
     sources: list[SourceHealth],
     queue: QueueHealth,
     backlog_limit: float,
+    every: float,
+    exited: bool = False,
 ) -> Path:
     """Write the heartbeat; returns where it went. OSError if neither place can be written."""
     document = {
         "pid": os.getpid(),
         "updated": time.time(),
+        "every": every,
         "started": started,
+        "exited": exited,
         "sources": [
-            {"name": s.name, "interval": s.interval, "last_reading": s.last_reading}
+            {
+                "name": s.name,
+                "interval": s.interval,
+                "last_reading": s.last_reading,
+                "stopped": s.stopped,
+            }
             for s in sources
         ],
         "queue": {
@@ -144,12 +159,20 @@ def check_health(data_dir: Path, now: float | None = None) -> list[str]:
     if isinstance(newest, str):
         return [newest]
     path, document = newest
+    pid = document.get("pid")
+    if document.get("exited"):
+        return [f"the collector (process {pid}) has stopped"]
+    if isinstance(pid, int) and not _running(pid):
+        return [f"the collector (process {pid}) is not running any more"]
     problems: list[str] = []
     age = now - float(document.get("updated", 0))
-    if age > HEARTBEAT_EVERY * 6:
+    if age > float(document.get("every", 10.0)) * STALE_HEARTBEATS:
         problems.append(f"the collector has not updated {path} for {age:.0f} s")
     started = float(document.get("started", now))
     for source in document.get("sources", []):
+        if source.get("stopped"):
+            problems.append(f"{source['name']}: stopped: {source['stopped']}")
+            continue
         limit = max(STALE_INTERVALS * float(source["interval"]), STALE_MINIMUM)
         last = source.get("last_reading")
         since = now - float(last if last is not None else started)
@@ -171,3 +194,18 @@ def check_health(data_dir: Path, now: float | None = None) -> list[str]:
             + (f"; last error: {cause}" if cause else "")
         )
     return problems
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user's counts too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a process that has exited but was not reaped yet (Linux): gone all the same
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]

@@ -4,6 +4,10 @@ The interval is measured start to start: poll k starts at t0 + k * interval, wha
 previous poll took. A slot that has already passed is skipped, not caught up. A device that
 fails three times in a row is polled with growing gaps (2, 4, 8 ... intervals, at most
 `max_backoff` seconds) until it answers; the recovery is logged with how long it was away.
+
+PollLoop is what makes a `Poller` (one request, one reading) an `Instance` the daemon runs. How
+it goes on after a failure is decided by the error's typed attributes (SourceError.permanent,
+.asleep, .retry_after), which the kind's code sets.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from typing import Any
 
 from collector.errors import SourceError
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources import Source
+from collector.settings import seconds
+from collector.sources import Emit, InstanceStatus, Poller
 
 BACKOFF_AFTER = 3  # consecutive failures before the gaps grow
 
@@ -36,100 +41,124 @@ def backoff_delay(interval: float, failures: int, ceiling: float) -> float:
 
 
 class PollLoop:
-    def __init__(
-        self,
-        source: Source,
-        emit: Callable[[Reading, Callable[[bool], None]], None],
-        *,
-        max_backoff: float = 60.0,
-    ) -> None:
-        self.source = source
-        self.emit = emit
-        self.max_backoff = max_backoff
-        self.failures = 0  # the back-off level
-        self._missed = 0  # polls missed since the device last answered
-        self.readings = 0
-        self.failed_polls = 0
-        self.last_reading_at: float | None = None  # wall clock
-        self._down_since: float | None = None
-        self._log = get_logger(source=source.name)
+    """One polled device as an Instance: `run` polls it until stopped."""
 
-    async def run(self, stop: asyncio.Event) -> None:
+    def __init__(
+        self, name: str, poller: Poller, *, device: str = "", max_backoff: float = 60.0
+    ) -> None:
+        self.name = name
+        self.device = device
+        self.poller = poller
+        self.status = InstanceStatus()
+        self.max_backoff = max_backoff
+        self.backoff_level = 0  # consecutive failures; from BACKOFF_AFTER on, the gaps grow
+        self._missed = 0  # polls missed since the device last answered
+        self._down_since: float | None = None
+        self._retry_after: float | None = None
+        context = {"source": name, "device": device} if device else {"source": name}
+        self._log = get_logger(**context)
+
+    @property
+    def interval(self) -> float:
+        return self.poller.interval
+
+    def banner(self) -> dict[str, Any]:
+        return {
+            "device": self.poller.describe(),
+            "interval_s": seconds(self.poller.interval),
+            "timeout_s": seconds(self.poller.timeout),
+        }
+
+    async def aclose(self) -> None:
+        await self.poller.aclose()
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         start = time.monotonic()
         slot = start
         while not stop.is_set():
-            if not await self._poll_once():
+            if not await self._poll_once(emit):
                 return
             now = time.monotonic()
-            if self.failures >= BACKOFF_AFTER:
-                slot = now + backoff_delay(self.source.interval, self.failures, self.max_backoff)
+            if self.backoff_level >= BACKOFF_AFTER:
+                slot = now + backoff_delay(self.interval, self.backoff_level, self.max_backoff)
                 start = slot  # after a back-off the schedule starts afresh
             else:
-                slot = next_slot(start, self.source.interval, now)
+                slot = next_slot(start, self.interval, now)
+            if self._retry_after is not None:  # the device said how long to wait
+                slot = max(slot, now + self._retry_after)
+                self._retry_after = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, slot - time.monotonic()))
 
-    async def _poll_once(self) -> bool:
-        """One poll; False when the source must not be polled again (a permanent error)."""
+    async def _poll_once(self, emit: Emit) -> bool:
+        """One poll; False when the device must not be polled again (a permanent error)."""
         try:
-            reading = await self.source.poll()
+            reading = await self.poller.poll()
         except SourceError as exc:
-            if getattr(exc, "permanent", False):
-                self.failed_polls += 1
+            if exc.permanent:
+                self.status.failed_polls += 1
+                self.status.last_error = str(exc)
+                self.status.stopped = str(exc)
                 self._log.error(
                     "source stopped",
                     error=str(exc),
                     kind=type(exc).__name__,
                     note="fix the configuration and restart the collector",
                 )
+                self.status.changed()
                 return False
             self._failed(exc)
             return True
         self._recovered()
         # Handed to the queue without waiting for the disk; logged as collected once it is
         # there (or, when the queue cannot be written, held in memory: on_disk=False).
-        self.emit(reading, lambda on_disk: self._collected(reading, on_disk))
+        emit(reading, lambda on_disk: self._collected(reading, on_disk))
         return True
 
     def _collected(self, reading: Reading, on_disk: bool) -> None:
-        self.readings += 1
-        self.last_reading_at = time.time()
+        self.status.readings += 1
+        self.status.last_reading_at = time.time()
         if on_disk:
-            self._log.info("reading", **self.source.summary(reading))
+            self._log.info("reading", **self.poller.summary(reading))
         else:
-            self._log.info("reading", **self.source.summary(reading), on_disk=False)
+            self._log.info("reading", **self.poller.summary(reading), on_disk=False)
+        self.status.changed()
 
     def _failed(self, exc: SourceError) -> None:
         self._missed += 1
-        if getattr(exc, "asleep", False) and self.failures < BACKOFF_AFTER - 1:
-            # A device that sleeps (an SMA inverter at night): one line, back off at once.
-            self.failures = BACKOFF_AFTER - 1
-        self.failures += 1
-        self.failed_polls += 1
+        self._retry_after = exc.retry_after
+        if exc.asleep and self.backoff_level < BACKOFF_AFTER - 1:
+            # A device that sleeps (an inverter at night): one line, and back off at once, by
+            # skipping to the level just below BACKOFF_AFTER (the += 1 below reaches it).
+            self.backoff_level = BACKOFF_AFTER - 1
+        self.backoff_level += 1
+        self.status.failed_polls += 1
+        self.status.last_error = str(exc)
+        self.status.changed()
         if self._down_since is None:
             self._down_since = time.monotonic()
-        if self.failures < BACKOFF_AFTER:
+        if self.backoff_level < BACKOFF_AFTER:
             self._log.warning("poll failed", error=str(exc), kind=type(exc).__name__)
-        elif self.failures == BACKOFF_AFTER:
+        elif self.backoff_level == BACKOFF_AFTER:
             self._log.warning(
                 "poll failed, backing off",
                 error=str(exc),
                 kind=type(exc).__name__,
                 failures=self._missed,
-                next_in_s=round(
-                    backoff_delay(self.source.interval, self.failures, self.max_backoff), 1
+                next_in_s=seconds(
+                    round(backoff_delay(self.interval, self.backoff_level, self.max_backoff), 1)
                 ),
                 max_gap_s=self.max_backoff,
                 note="further failures are not logged until the device answers",
             )
 
     def _recovered(self) -> None:
-        if self.failures and self._down_since is not None and self.failures >= BACKOFF_AFTER:
+        if self._down_since is not None and self.backoff_level >= BACKOFF_AFTER:
             self._log.info(
                 "device back",
                 after_s=round(time.monotonic() - self._down_since),
                 failed_polls=self._missed,
             )
-        self.failures = 0
+        self.backoff_level = 0
         self._missed = 0
         self._down_since = None

@@ -8,24 +8,33 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from collector.simulators.senec import SenecSimulator
+from collector.sources.senec.simulator import SenecSimulator
+from tests.servers import InfluxDB1
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every prefix of a collector setting (the kinds' too): an exported one must not leak into tests.
+SETTING_PREFIXES = (
+    "SENEC_",
+    "SMA_",
+    "INFLUX_",
+    "LOG_",
+    "DATA_DIR",
+    "SHUTDOWN_",
+    "BUFFER_",
+    "HEALTH_",
+    "COLLECTOR_",
+)
+INFLUX_TYPES = {int: "integer", float: "float", bool: "boolean", str: "string"}
 
 
 def clean_environment(**values: str) -> dict[str, str]:
     """The process environment without any collector setting, plus `values`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(
-            ("SENEC_", "INFLUX_", "LOG_", "DATA_DIR", "SHUTDOWN_", "BUFFER_", "HEALTH_")
-        )
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
     env["PYTHONPATH"] = str(ROOT)
     env.update(values)
     return env
@@ -128,3 +137,29 @@ class Collector:
                 self.process.kill()
             self._log.close()
         return code
+
+
+def reading_seconds(collector: Collector) -> set[int]:
+    """The device seconds of the logged readings. At a 1 s interval two polls can fall into the
+    same device second; they are the same point (same series and time), so points are counted
+    against distinct seconds."""
+    from datetime import datetime
+
+    return {
+        int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
+        for event in collector.named("reading")
+    }
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def v1_settings(server: InfluxDB1, database: str, measurement: str) -> dict[str, str]:
+    return {
+        "INFLUX_API": "v1",
+        "INFLUX_URL": server.url,
+        "INFLUX_BUCKET": database,
+        "INFLUX_MEASUREMENT": measurement,
+        "SENEC_INTERVAL": "1",
+    }

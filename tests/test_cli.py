@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.simulators.senec import SenecDevice, SenecSimulator
+from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from tests.harness import clean_environment, run_collector, senec_settings
 
 MINIMAL = {
@@ -25,132 +25,6 @@ MINIMAL = {
 
 def without(name: str) -> dict[str, str]:
     return {k: v for k, v in MINIMAL.items() if k != name}
-
-
-@pytest.mark.parametrize(
-    ("env", "line"),
-    [
-        (without("SENEC_HOST"), "no source configured: set SENEC_HOST"),
-        ({**MINIMAL, "SENEC_HOST": "https://192.0.2.10"}, "SENEC_HOST: give only the host name"),
-        ({**MINIMAL, "SENEC_HOST": "192.0.2.10:http"}, "SENEC_HOST: the port after ':'"),
-        ({**MINIMAL, "SENEC_SCHEMA": "ftp"}, "SENEC_SCHEMA: must be 'https' or 'http'"),
-        (
-            {**MINIMAL, "SENEC_INTERVAL": "0.5"},
-            "SENEC_INTERVAL: must be greater than or equal to 1",
-        ),
-        ({**MINIMAL, "SENEC_INTERVAL": "often"}, "SENEC_INTERVAL: must be a valid number"),
-        (
-            {**MINIMAL, "SENEC_INTERVAL": "5", "SENEC_TIMEOUT": "5"},
-            "SENEC_TIMEOUT: must be shorter than SENEC_INTERVAL",
-        ),
-        ({**MINIMAL, "SENEC_LANGUAGE": "fr"}, "SENEC_LANGUAGE: must be 'de', 'en' or 'it'"),
-        ({**MINIMAL, "SENEC_IGNORE": "house_power,bogus"}, "SENEC_IGNORE: unknown field bogus"),
-        ({**MINIMAL, "SENEC_CA_FILE": "/nonexistent/ca.pem"}, "SENEC_CA_FILE: no such file"),
-        (
-            {**MINIMAL, "SENEC_SCHEMA": "http", "SENEC_CA_FILE": "/etc/hostname"},
-            "SENEC_CA_FILE: only makes sense with SENEC_SCHEMA=https",
-        ),
-        (without("INFLUX_HOST"), "INFLUX_HOST: is required (or give the whole INFLUX_URL)"),
-        ({**MINIMAL, "INFLUX_URL": "influxdb:8086"}, "INFLUX_URL: must look like http://"),
-        ({**MINIMAL, "INFLUX_URL": "http://u:p@influxdb:8086"}, "INFLUX_URL: must not contain"),
-        ({**MINIMAL, "INFLUX_PORT": "99999"}, "INFLUX_PORT: must be less than or equal to 65535"),
-        (without("INFLUX_BUCKET"), "INFLUX_BUCKET: is required"),
-        (without("INFLUX_ORG"), "INFLUX_ORG: is required with INFLUX_API=v2"),
-        ({**MINIMAL, "INFLUX_API": "v3"}, "INFLUX_API: must be 'v2' or 'v1'"),
-        (
-            {**MINIMAL, "INFLUX_API": "v1"},
-            "INFLUX_TOKEN: with INFLUX_API=v1 it must be user:password",
-        ),
-        ({**MINIMAL, "INFLUX_MEASUREMENT": " "}, "INFLUX_MEASUREMENT: must not be empty"),
-        ({**MINIMAL, "INFLUX_TIMEOUT": "-1"}, "INFLUX_TIMEOUT: must be greater than 0"),
-        (
-            {**MINIMAL, "LOG_LEVEL": "loud"},
-            "LOG_LEVEL: must be 'debug', 'info', 'warning' or 'error'",
-        ),
-        ({**MINIMAL, "LOG_FORMAT": "xml"}, "LOG_FORMAT: must be 'console' or 'json'"),
-        (
-            {**without("INFLUX_TOKEN"), "INFLUX_TOKEN_FILE": "/nonexistent/token"},
-            "INFLUX_TOKEN_FILE: cannot read /nonexistent/token",
-        ),
-        (
-            {**MINIMAL, "INFLUX_TOKEN_FILE": "/etc/hostname"},
-            "INFLUX_TOKEN: set either INFLUX_TOKEN or INFLUX_TOKEN_FILE, not both",
-        ),
-        ({**MINIMAL, "SMA_HOST": "http://192.168.1.5"}, "SMA_HOST: give addresses only"),
-        ({**MINIMAL, "SMA_HOST": "192.168.1.5:70000"}, "SMA_HOST: the port in '192.168.1.5:70000'"),
-        (
-            {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_PASSWORD": "x" * 13},
-            "SMA_PASSWORD: a Speedwire",
-        ),
-        ({**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_USER_GROUP": "admin"}, "SMA_USER_GROUP: must be"),
-        (
-            {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_INTERVAL": "2", "SMA_TIMEOUT": "1"},
-            "SMA_TIMEOUT: three attempts (1 s each) must fit into SMA_INTERVAL (2 s)",
-        ),
-        (
-            {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_PASSWORD_FILE": "/nonexistent/pw"},
-            "SMA_PASSWORD_FILE: cannot read /nonexistent/pw",
-        ),
-    ],
-)
-def test_each_configuration_error_is_one_line_and_exit_2(
-    tmp_path: Path, env: dict[str, str], line: str
-) -> None:
-    result = run_collector(tmp_path, env)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines == [f"configuration error: {line}" + lines[0].split(line, 1)[1]]
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-
-
-def test_several_problems_are_all_reported(tmp_path: Path) -> None:
-    result = run_collector(
-        tmp_path, {"SENEC_INTERVAL": "0", "INFLUX_API": "v3", "LOG_FORMAT": "xml"}
-    )
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 3
-
-
-def test_a_dotenv_file_is_read_and_secrets_stay_secret(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text(
-        "SENEC_HOST=127.0.0.1:1\nINFLUX_TOKEN=dotenv-secret-7\nSENEC_INTERVAL=0\n"
-    )
-    result = run_collector(tmp_path, {})
-    assert result.returncode == 2
-    assert "SENEC_INTERVAL" in result.stderr
-    assert "dotenv-secret-7" not in result.stderr + result.stdout
-
-
-def test_token_from_a_file_and_a_low_interval_warning(tmp_path: Path) -> None:
-    from collector.config import load_config
-
-    token = tmp_path / "token"
-    token.write_text("file-token\n")
-    saved = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(
-            clean_environment(
-                **without("INFLUX_TOKEN"), INFLUX_TOKEN_FILE=str(token), SENEC_INTERVAL="2"
-            )
-        )
-        cwd = os.getcwd()
-        os.chdir(tmp_path)
-        try:
-            config = load_config()
-        finally:
-            os.chdir(cwd)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    assert config.influx is not None
-    assert config.influx.token is not None
-    assert config.influx.token.get_secret_value() == "file-token"
-    assert "file-token" not in repr(config)
-    assert config.senec is not None
-    assert config.senec.effective_timeout == pytest.approx(1.6)
-    assert "SENEC_INTERVAL is 2 s" in config.warnings[0]
 
 
 @pytest.fixture
@@ -247,7 +121,7 @@ def test_healthcheck(tmp_path: Path) -> None:
 
 
 def test_check_reads_sma_inverters_without_any_senec(tmp_path: Path) -> None:
-    from collector.simulators.sma import SmaInverter, SmaSimulator
+    from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 
     simulator = SmaSimulator([SmaInverter(3010538116), SmaInverter(3010538117, seed=2)]).start()
     try:
@@ -267,7 +141,7 @@ def test_check_reads_sma_inverters_without_any_senec(tmp_path: Path) -> None:
 
 
 def test_discover_finds_simulated_inverters_by_unicast(tmp_path: Path) -> None:
-    from collector.simulators.sma import SmaInverter, SmaSimulator
+    from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 
     devices = [SmaInverter(3010538116), SmaInverter(3010538117, battery=True, seed=2)]
     simulator = SmaSimulator(devices).start()
@@ -313,7 +187,7 @@ def test_discover_says_when_nothing_answers(tmp_path: Path) -> None:
 
 
 def test_discover_lists_a_device_with_two_addresses_once(tmp_path: Path) -> None:
-    from collector.simulators.sma import SmaInverter, SmaSimulator
+    from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 
     device = SmaInverter(3010538116)
     simulator = SmaSimulator([device, device]).start()  # the same inverter on LAN and WLAN

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.errors import ProtocolError
-from collector.sources.senec_local.codec import (
+from collector.sources.senec.codec import (
     INT_BITS,
     SIGNED,
     DeviceError,

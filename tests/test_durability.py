@@ -15,10 +15,17 @@ import pytest
 
 from collector.queue import QUEUE_FILE, QueueStore
 from collector.simulators.household import Household
-from collector.simulators.senec import SenecDevice, SenecSimulator
-from tests.harness import Collector, queue_figures, run_collector, senec_settings
+from collector.sources.senec.simulator import SenecDevice, SenecSimulator
+from tests.harness import (
+    Collector,
+    queue_figures,
+    reading_seconds,
+    run_collector,
+    senec_settings,
+    unique,
+    v1_settings,
+)
 from tests.servers import InfluxDB1, VictoriaMetrics, free_port
-from tests.test_end_to_end import reading_seconds, unique, v1_settings
 
 pytestmark = pytest.mark.servers
 

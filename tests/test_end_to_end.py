@@ -5,23 +5,28 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from collector.reading import FIELDS
+from collector.sources.senec.fields import FIELDS
 from collector.simulators.household import Household
-from collector.simulators.senec import Faults, SenecDevice, SenecSimulator
-from collector.sources.senec_local.fields import SENEC_FIELDS, round1, round_int
+from collector.sources.senec.normalise import MAPPING, round1, round_int
+from collector.sources.senec.simulator import Faults, SenecDevice, SenecSimulator
 from tests.conftest import recording
-from tests.harness import Collector, clean_environment, senec_settings
+from tests.harness import (
+    INFLUX_TYPES,
+    Collector,
+    clean_environment,
+    reading_seconds,
+    senec_settings,
+    unique,
+    v1_settings,
+)
 from tests.servers import InfluxDB1, VictoriaMetrics
 
 pytestmark = pytest.mark.servers
-
-INFLUX_TYPES = {int: "integer", float: "float", bool: "boolean", str: "string"}
 
 
 @pytest.fixture
@@ -37,32 +42,6 @@ def ca_file(simulator: SenecSimulator, tmp_path: Path) -> Path:
     assert simulator.ca_pem is not None
     path.write_bytes(simulator.ca_pem)
     return path
-
-
-def reading_seconds(collector: Collector) -> set[int]:
-    """The device seconds of the logged readings. At a 1 s interval two polls can fall into the
-    same device second; they are the same point (same series and time), so points are counted
-    against distinct seconds."""
-    from datetime import datetime
-
-    return {
-        int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
-        for event in collector.named("reading")
-    }
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:8]}"
-
-
-def v1_settings(server: InfluxDB1, database: str, measurement: str) -> dict[str, str]:
-    return {
-        "INFLUX_API": "v1",
-        "INFLUX_URL": server.url,
-        "INFLUX_BUCKET": database,
-        "INFLUX_MEASUREMENT": measurement,
-        "SENEC_INTERVAL": "1",
-    }
 
 
 def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
@@ -122,7 +101,7 @@ def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
     assert 0 <= point["response_duration"] < 5000
     types = influxdb1.field_types(database, measurement)
     assert types == {
-        name: INFLUX_TYPES[spec.type] for name, spec in FIELDS.items() if name in SENEC_FIELDS
+        name: INFLUX_TYPES[spec.type] for name, spec in FIELDS.items() if name in MAPPING
     }
 
     readings = collector.named("reading")
@@ -164,7 +143,7 @@ def test_live_household_over_the_v2_api_into_victoria_metrics(
     assert any(e["event"] == "state names read from the device" for e in collector.events())
 
     series = victoria.series(measurement)
-    numeric = [n for n in SENEC_FIELDS if FIELDS[n].type is not str]
+    numeric = [n for n in MAPPING if FIELDS[n].type is not str]
     assert set(series) >= set(numeric)
     stamps = set(series["house_power"])
     assert stamps == reading_seconds(collector)  # a point for every reading, none extra

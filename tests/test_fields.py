@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from collector.reading import FIELDS, Reading
+from collector.reading import Reading
+from collector.sources.senec.fields import FIELDS
 from collector.sinks.line_protocol import to_line
-from collector.sources.senec_local.fields import (
-    SENEC_FIELDS,
+from collector.sources.senec.normalise import (
+    MAPPING,
     compute_fields,
     decode_answer,
     device_time,
@@ -20,10 +21,10 @@ from collector.sources.senec_local.fields import (
     round_int,
     wanted_keys,
 )
-from collector.sources.senec_local.states import StateNames
+from collector.sources.senec.states import StateNames
 from tests.conftest import RECORDINGS, recording
 
-ALL = list(SENEC_FIELDS)
+ALL = list(MAPPING)
 
 
 def fields_of(
@@ -160,7 +161,7 @@ def test_line_protocol_matches_the_recorded_influxdb_write() -> None:
 def test_every_field_has_the_catalogue_type() -> None:
     fields, _ = fields_of(recording("senec-local-2025-07-24.response.json"))
     fields["response_duration"] = 12
-    assert set(fields) == set(SENEC_FIELDS)
+    assert set(fields) == set(MAPPING) == set(FIELDS)
     for name, value in fields.items():
         assert type(value) is FIELDS[name].type, name
 

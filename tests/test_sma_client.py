@@ -9,10 +9,10 @@ from typing import TypeVar
 import pytest
 
 from collector.errors import DeviceUnreachable
-from collector.simulators.sma import SmaInverter, SmaSimulator
-from collector.sources.sma_speedwire import codec
-from collector.sources.sma_speedwire.client import SessionLost, SpeedwireClient, WrongPassword
-from collector.sources.sma_speedwire.registers import QUERIES
+from collector.sources.sma import codec
+from collector.sources.sma.client import SessionLost, SpeedwireClient, WrongPassword
+from collector.sources.sma.registers import QUERIES
+from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 
 T = TypeVar("T")
 BY_NAME = {query.name: query for query in QUERIES}
@@ -222,7 +222,7 @@ def test_a_device_that_takes_one_query_at_a_time_is_asked_one_by_one(
 ) -> None:
     from structlog.testing import capture_logs
 
-    from collector.sources.sma_speedwire.source import SmaSource
+    from collector.sources.sma.source import SmaSource
 
     inverter.faults.busy = 0.005  # 5 ms per request; what comes meanwhile is lost
 

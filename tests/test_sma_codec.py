@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.sources.sma_speedwire import codec
-from collector.sources.sma_speedwire.codec import (
+from collector.sources.sma import codec
+from collector.sources.sma.codec import (
     Address,
     CodecError,
     DiscoveryReply,

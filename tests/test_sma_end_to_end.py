@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from collector.reading import FIELDS
-from collector.simulators.sma import SmaInverter, SmaSimulator
-from collector.sources.sma_speedwire import codec
-from tests.harness import Collector
+from collector.sources.sma.fields import FIELDS
+from collector.sources.sma import codec
+from collector.sources.sma.simulator import SmaInverter, SmaSimulator
+from tests.harness import INFLUX_TYPES, Collector, reading_seconds, unique
 from tests.servers import InfluxDB1
-from tests.test_end_to_end import INFLUX_TYPES, reading_seconds, unique
 
 pytestmark = pytest.mark.servers
 

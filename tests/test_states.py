@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.sources.senec_local.states import (
+from collector.sources.senec.states import (
     BUILT_IN,
     OK_STATES,
     StateNames,

@@ -1,29 +1,169 @@
-"""Sources: one per device or cloud account. A source turns device answers into Readings."""
+"""Source kinds and their instances: the one interface between the core and every protocol.
+
+A **kind** is one protocol in one folder below this one; it describes itself with a `SourceKind`
+and is registered through the `collector.sources` entry-point group (pyproject.toml), the way a
+third-party package registers its own kind. An **instance** is one configured device or account
+of a kind. The core (config, daemon, cli, health, writer) knows kinds only through this module.
+
+Every instance is run the same way, `await instance.run(emit, stop)`, until `stop` is set:
+
+- a polled kind asks its device on a schedule: it implements `Poller` and is wrapped in
+  `collector.loop.PollLoop`, which does the scheduling, back-off and logging;
+- a pushed kind (a device that sends on its own) listens, and emits one reading per interval
+  from what arrived; it implements `Instance` itself.
+
+`emit(reading, done)` hands a reading to the queue without waiting; `done(on_disk)` is called
+once it is stored (on disk, or only in memory when DATA_DIR cannot be written), which is when
+the reading counts as collected and may be logged.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from collector.reading import Reading
+from collector.reading import Catalogue, Reading
+from collector.settings import SourceSettings
+
+ENTRY_POINT_GROUP = "collector.sources"
+
+Done = Callable[[bool], None]
+Emit = Callable[[Reading, Done], None]
 
 
-class Source(Protocol):
-    """What the poll loop needs from a source."""
+@dataclass
+class InstanceStatus:
+    """What the health check and the final log line know of one running instance."""
 
-    name: str
-    interval: float
+    readings: int = 0
+    failed_polls: int = 0
+    last_reading_at: float | None = None  # wall clock
+    last_error: str | None = None
+    stopped: str | None = None  # why it stopped for good (it is not asked again)
+    listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def changed(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+class Instance(Protocol):
+    """One running device of a kind (an instance may run several, e.g. one per inverter)."""
+
+    name: str  # the instance's name from the configuration
+    device: str  # which of the instance's devices, when it has several; else ""
+    status: InstanceStatus
+
+    @property
+    def interval(self) -> float:
+        """Seconds between readings (the health check allows a few of them to pass)."""
+        ...
+
+    def banner(self) -> dict[str, Any]:
+        """Where it reads from, its interval and timeout, for the start banner (no secrets)."""
+        ...
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Produce readings until `stop` is set; return early only when stopped for good."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class Poller(Protocol):
+    """A polled device: one request, one reading. `PollLoop` runs it."""
+
     timeout: float
+
+    @property
+    def interval(self) -> float:
+        """Seconds between polls; a poller may lengthen it (an inverter at night)."""
+        ...
+
+    def describe(self) -> str:
+        """Where it reads from, for the start banner (no secrets)."""
+        ...
 
     async def poll(self) -> Reading:
         """Ask the device once; raise a SourceError when no reading can be made."""
         ...
 
-    async def aclose(self) -> None: ...
-
-    def describe(self) -> str:
-        """Where the source reads from, for the start banner (no secrets)."""
-        ...
-
     def summary(self, reading: Reading) -> dict[str, Any]:
         """Headline values of a reading for its log line."""
         ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """One configured instance: validated settings, its name, and the tags of its points."""
+
+    kind: str
+    name: str
+    settings: SourceSettings
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KindCommand:
+    """A sub-command a kind adds: `collector simulate <kind>`, or one of its own (discover)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """A kind's description for the registry."""
+
+    name: str  # as in `kind = "..."` of a [[source]] table
+    description: str
+    env_prefix: str  # its environment variables start with this, e.g. "XY_"
+    settings: type[SourceSettings]
+    fields: Catalogue
+    build: Callable[[list[InstanceConfig]], list[Instance]]  # all instances of the kind at once
+    # Keys whose environment variable, when set, configures an instance from the environment.
+    env_triggers: tuple[str, ...] = ("host",)
+    # A tag its points carry when several of its devices write one measurement (so that two
+    # instances with the same measurement and tags are still told apart), e.g. a serial.
+    series_tag: str | None = None
+    simulator: KindCommand | None = None
+    commands: tuple[KindCommand, ...] = ()
+
+    @property
+    def default_measurement(self) -> str:
+        default = self.settings.model_fields["measurement"].default
+        return str(default)
+
+
+class KindLoadError(Exception):
+    """A registered kind could not be loaded (a broken plugin package)."""
+
+
+def load_kinds() -> dict[str, SourceKind]:
+    """Every kind registered in the entry-point group, by name."""
+    from importlib.metadata import entry_points
+
+    kinds: dict[str, SourceKind] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        where = f"{point.value} (package {point.dist.name if point.dist else '?'})"
+        try:
+            kind = point.load()
+        except Exception as exc:  # a plugin's bug must not hide as a traceback
+            raise KindLoadError(f"source kind {point.name!r} from {where}: {exc}") from exc
+        if not isinstance(kind, SourceKind):
+            raise KindLoadError(f"source kind {point.name!r} from {where} is not a SourceKind")
+        if kind.name != point.name:
+            raise KindLoadError(
+                f"source kind {point.name!r} from {where} calls itself {kind.name!r}"
+            )
+        if kind.name in kinds:
+            continue  # the same distribution seen twice on sys.path
+        kinds[kind.name] = kind
+    return dict(sorted(kinds.items()))

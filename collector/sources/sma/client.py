@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
-from collector.sources.sma_speedwire import codec
-from collector.sources.sma_speedwire.codec import Address, InverterPacket, Record
-from collector.sources.sma_speedwire.registers import Query
+from collector.sources.sma import codec
+from collector.sources.sma.codec import Address, InverterPacket, Record
+from collector.sources.sma.registers import Query
 
 Target = tuple[str, int]  # (IP address, UDP port)
 Builder = Callable[[int], InverterPacket]  # packet id -> request

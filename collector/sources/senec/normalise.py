@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from collector.reading import FieldValue
-from collector.sources.senec_local.codec import (
+from collector.sources.senec.codec import (
     DecodedOrArray,
     DeviceError,
     Sections,
@@ -23,7 +23,7 @@ from collector.sources.senec_local.codec import (
     ValueDecodeError,
     decode,
 )
-from collector.sources.senec_local.states import OK_STATES, StateNames
+from collector.sources.senec.states import OK_STATES, StateNames
 
 STATE = "ENERGY.STAT_STATE"
 BAT_CURRENT = "ENERGY.GUI_BAT_DATA_CURRENT"
@@ -152,7 +152,7 @@ Compute = Callable[[Values, StateNames], FieldValue | None]
 
 
 @dataclass(frozen=True)
-class SenecField:
+class FieldMapping:
     name: str
     keys: tuple[str, ...]
     compute: Compute
@@ -242,42 +242,42 @@ def _duration(_: Values, __: StateNames) -> int | None:
 
 
 _FIELDS = (
-    SenecField("application_version", (VERSION,), _version),
-    SenecField("bat_charge_current", (BAT_CURRENT,), _decimal_of(BAT_CURRENT)),
-    SenecField("bat_fuel_charge", (BAT_FUEL,), _decimal_of(BAT_FUEL)),
-    SenecField("bat_power_minus", (BAT_POWER,), _positive_part(BAT_POWER, -1)),
-    SenecField("bat_power_plus", (BAT_POWER,), _positive_part(BAT_POWER, +1)),
-    SenecField("bat_voltage", (BAT_VOLTAGE,), _decimal_of(BAT_VOLTAGE)),
-    SenecField("case_temp", (CASE,), _decimal_of(CASE)),
-    SenecField("current_state", (STATE,), _state_name),
-    SenecField("current_state_code", (STATE,), _state_number),
-    SenecField("current_state_ok", (STATE,), _state_ok),
-    SenecField("ev_connected", (EV,), _ev_connected),
-    SenecField("grid_power_minus", (GRID,), _positive_part(GRID, -1)),
-    SenecField("grid_power_plus", (GRID,), _positive_part(GRID, +1)),
-    SenecField("house_power", (HOUSE,), _int_of(HOUSE)),
-    SenecField("inverter_power", (INVERTER,), _int_of(INVERTER)),
-    SenecField("measure_time", TIME_KEYS, _measure_time),
-    SenecField("mpp1_power", (MPP,), _array_entry(MPP, 0, 1)),
-    SenecField("mpp2_power", (MPP,), _array_entry(MPP, 1, 2)),
-    SenecField("mpp3_power", (MPP,), _array_entry(MPP, 2, 3)),
-    SenecField("power_ratio", (RATIO,), _decimal_of(RATIO)),
-    SenecField("response_duration", (), _duration),
-    SenecField("wallbox_charge_power", (WALLBOX,), _wallbox_total),
+    FieldMapping("application_version", (VERSION,), _version),
+    FieldMapping("bat_charge_current", (BAT_CURRENT,), _decimal_of(BAT_CURRENT)),
+    FieldMapping("bat_fuel_charge", (BAT_FUEL,), _decimal_of(BAT_FUEL)),
+    FieldMapping("bat_power_minus", (BAT_POWER,), _positive_part(BAT_POWER, -1)),
+    FieldMapping("bat_power_plus", (BAT_POWER,), _positive_part(BAT_POWER, +1)),
+    FieldMapping("bat_voltage", (BAT_VOLTAGE,), _decimal_of(BAT_VOLTAGE)),
+    FieldMapping("case_temp", (CASE,), _decimal_of(CASE)),
+    FieldMapping("current_state", (STATE,), _state_name),
+    FieldMapping("current_state_code", (STATE,), _state_number),
+    FieldMapping("current_state_ok", (STATE,), _state_ok),
+    FieldMapping("ev_connected", (EV,), _ev_connected),
+    FieldMapping("grid_power_minus", (GRID,), _positive_part(GRID, -1)),
+    FieldMapping("grid_power_plus", (GRID,), _positive_part(GRID, +1)),
+    FieldMapping("house_power", (HOUSE,), _int_of(HOUSE)),
+    FieldMapping("inverter_power", (INVERTER,), _int_of(INVERTER)),
+    FieldMapping("measure_time", TIME_KEYS, _measure_time),
+    FieldMapping("mpp1_power", (MPP,), _array_entry(MPP, 0, 1)),
+    FieldMapping("mpp2_power", (MPP,), _array_entry(MPP, 1, 2)),
+    FieldMapping("mpp3_power", (MPP,), _array_entry(MPP, 2, 3)),
+    FieldMapping("power_ratio", (RATIO,), _decimal_of(RATIO)),
+    FieldMapping("response_duration", (), _duration),
+    FieldMapping("wallbox_charge_power", (WALLBOX,), _wallbox_total),
     *(
-        SenecField(f"wallbox_charge_power{index}", (WALLBOX,), _array_entry(WALLBOX, index, 4))
+        FieldMapping(f"wallbox_charge_power{index}", (WALLBOX,), _array_entry(WALLBOX, index, 4))
         for index in range(4)
     ),
 )
 
-SENEC_FIELDS: dict[str, SenecField] = {spec.name: spec for spec in _FIELDS}
+MAPPING: dict[str, FieldMapping] = {spec.name: spec for spec in _FIELDS}
 
 
 def wanted_keys(fields: Iterable[str]) -> list[str]:
     """The device variables needed for these fields (the clock is always read)."""
     keys: dict[str, None] = dict.fromkeys(TIME_KEYS)
     for name in fields:
-        keys.update(dict.fromkeys(SENEC_FIELDS[name].keys))
+        keys.update(dict.fromkeys(MAPPING[name].keys))
     return list(keys)
 
 
@@ -307,7 +307,7 @@ def compute_fields(
 ) -> dict[str, FieldValue]:
     result: dict[str, FieldValue] = {}
     for name in fields:
-        value = SENEC_FIELDS[name].compute(values, states)
+        value = MAPPING[name].compute(values, states)
         if value is not None:
             result[name] = value
     return result

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class Kind(Enum):
+class RegisterRole(Enum):
+    """What a register's value is, which decides how a missing value is written."""
+
     POWER = "power"  # W; "not a number" from a device that answered means 0 (it is not producing)
     MEASURE = "measure"  # voltages, currents, frequency, temperatures, SOC: omitted when NaN
     COUNTER = "counter"  # Wh: omitted when NaN or 0 (a 0 would look like a counter reset)
@@ -24,20 +26,19 @@ class Query:
     command: int
     first: int
     last: int
-    optional: bool = True  # error 21 (not on this model) is normal for it
 
 
 @dataclass(frozen=True)
 class Register:
     lri: int  # 0x00XXXX00
     field: str  # for channelled registers a template with {n}
-    kind: Kind
+    role: RegisterRole
     divisor: int = 1
     channelled: bool = False  # the record's channel is the string (MPP tracker) number
 
 
 QUERIES: tuple[Query, ...] = (
-    Query("ac_power", 0x51000200, 0x00263F00, 0x00263FFF, optional=False),
+    Query("ac_power", 0x51000200, 0x00263F00, 0x00263FFF),
     Query("ac_phase_power", 0x51000200, 0x00464000, 0x004642FF),
     Query("ac_voltage_current", 0x51000200, 0x00464800, 0x004655FF),
     Query("grid_frequency", 0x51000200, 0x00465700, 0x004657FF),
@@ -65,36 +66,36 @@ LRI_SOFTWARE_VERSION = 0x00823400
 REGISTERS: dict[int, Register] = {
     r.lri: r
     for r in (
-        Register(0x00263F00, "ac_power", Kind.POWER),
-        Register(0x00464000, "ac_power_l1", Kind.POWER),
-        Register(0x00464100, "ac_power_l2", Kind.POWER),
-        Register(0x00464200, "ac_power_l3", Kind.POWER),
-        Register(0x00464800, "ac_voltage_l1", Kind.MEASURE, 100),
-        Register(0x00464900, "ac_voltage_l2", Kind.MEASURE, 100),
-        Register(0x00464A00, "ac_voltage_l3", Kind.MEASURE, 100),
-        Register(0x00465000, "ac_current_l1", Kind.MEASURE, 1000),  # older models
-        Register(0x00465100, "ac_current_l2", Kind.MEASURE, 1000),
-        Register(0x00465200, "ac_current_l3", Kind.MEASURE, 1000),
-        Register(0x00465300, "ac_current_l1", Kind.MEASURE, 1000),
-        Register(0x00465400, "ac_current_l2", Kind.MEASURE, 1000),
-        Register(0x00465500, "ac_current_l3", Kind.MEASURE, 1000),
-        Register(0x00465700, "grid_frequency", Kind.MEASURE, 100),
-        Register(0x00251E00, "mpp{n}_power", Kind.POWER, channelled=True),
-        Register(0x00451F00, "mpp{n}_voltage", Kind.MEASURE, 100, channelled=True),
-        Register(0x00452100, "mpp{n}_current", Kind.MEASURE, 1000, channelled=True),
-        Register(0x00260100, "energy_total", Kind.COUNTER),
-        Register(0x00262200, "energy_today", Kind.COUNTER),
-        Register(0x00214800, "device_status", Kind.STATUS),
-        Register(0x00416400, "grid_relay", Kind.STATUS),
-        Register(0x00237700, "device_temperature", Kind.MEASURE, 100),
-        Register(0x00295A00, "bat_fuel_charge", Kind.MEASURE),
-        Register(0x00495B00, "bat_temperature", Kind.MEASURE, 10),
-        Register(0x00495C00, "bat_voltage", Kind.MEASURE, 100),
-        Register(0x00495D00, "bat_charge_current", Kind.MEASURE, 1000),
-        Register(0x00496900, "bat_power_plus", Kind.POWER),
-        Register(0x00496A00, "bat_power_minus", Kind.POWER),
-        Register(0x00463600, "grid_power_minus", Kind.POWER),  # feed-in (export)
-        Register(0x00463700, "grid_power_plus", Kind.POWER),  # draw (import)
+        Register(0x00263F00, "ac_power", RegisterRole.POWER),
+        Register(0x00464000, "ac_power_l1", RegisterRole.POWER),
+        Register(0x00464100, "ac_power_l2", RegisterRole.POWER),
+        Register(0x00464200, "ac_power_l3", RegisterRole.POWER),
+        Register(0x00464800, "ac_voltage_l1", RegisterRole.MEASURE, 100),
+        Register(0x00464900, "ac_voltage_l2", RegisterRole.MEASURE, 100),
+        Register(0x00464A00, "ac_voltage_l3", RegisterRole.MEASURE, 100),
+        Register(0x00465000, "ac_current_l1", RegisterRole.MEASURE, 1000),  # older models
+        Register(0x00465100, "ac_current_l2", RegisterRole.MEASURE, 1000),
+        Register(0x00465200, "ac_current_l3", RegisterRole.MEASURE, 1000),
+        Register(0x00465300, "ac_current_l1", RegisterRole.MEASURE, 1000),
+        Register(0x00465400, "ac_current_l2", RegisterRole.MEASURE, 1000),
+        Register(0x00465500, "ac_current_l3", RegisterRole.MEASURE, 1000),
+        Register(0x00465700, "grid_frequency", RegisterRole.MEASURE, 100),
+        Register(0x00251E00, "mpp{n}_power", RegisterRole.POWER, channelled=True),
+        Register(0x00451F00, "mpp{n}_voltage", RegisterRole.MEASURE, 100, channelled=True),
+        Register(0x00452100, "mpp{n}_current", RegisterRole.MEASURE, 1000, channelled=True),
+        Register(0x00260100, "energy_total", RegisterRole.COUNTER),
+        Register(0x00262200, "energy_today", RegisterRole.COUNTER),
+        Register(0x00214800, "device_status", RegisterRole.STATUS),
+        Register(0x00416400, "grid_relay", RegisterRole.STATUS),
+        Register(0x00237700, "device_temperature", RegisterRole.MEASURE, 100),
+        Register(0x00295A00, "bat_fuel_charge", RegisterRole.MEASURE),
+        Register(0x00495B00, "bat_temperature", RegisterRole.MEASURE, 10),
+        Register(0x00495C00, "bat_voltage", RegisterRole.MEASURE, 100),
+        Register(0x00495D00, "bat_charge_current", RegisterRole.MEASURE, 1000),
+        Register(0x00496900, "bat_power_plus", RegisterRole.POWER),
+        Register(0x00496A00, "bat_power_minus", RegisterRole.POWER),
+        Register(0x00463600, "grid_power_minus", RegisterRole.POWER),  # feed-in (export)
+        Register(0x00463700, "grid_power_plus", RegisterRole.POWER),  # draw (import)
     )
 }
 
@@ -124,8 +125,6 @@ DEVICE_CLASSES: dict[int, str] = {
     8065: "energy meter",
     8128: "communication device",
 }
-
-MAX_STRINGS = 6
 
 
 def status_name(code: int) -> str:

@@ -22,15 +22,15 @@ from typing import Any
 from collector.errors import DeviceUnreachable, ProtocolError, SourceError
 from collector.logging import get_logger
 from collector.reading import FieldValue, Reading
-from collector.sources.sma_speedwire import codec
-from collector.sources.sma_speedwire.client import SessionLost, SpeedwireClient
-from collector.sources.sma_speedwire.codec import Address, Record
-from collector.sources.sma_speedwire.registers import (
-    MAX_STRINGS,
+from collector.settings import format_address
+from collector.sources.sma.client import SessionLost, SpeedwireClient
+from collector.sources.sma.codec import Address, Record
+from collector.sources.sma.fields import MAX_STRINGS
+from collector.sources.sma.registers import (
     QUERIES,
     REGISTERS,
     STATUS_OK,
-    Kind,
+    RegisterRole,
     status_name,
 )
 
@@ -57,7 +57,7 @@ def fields_from(records: list[Record]) -> dict[str, FieldValue]:
             if not 1 <= record.channel <= MAX_STRINGS:
                 continue
             name = name.format(n=record.channel)
-        if register.kind is Kind.STATUS:
+        if register.role is RegisterRole.STATUS:
             code = record.status()
             if code is not None:
                 fields[name] = status_name(code)
@@ -65,9 +65,9 @@ def fields_from(records: list[Record]) -> dict[str, FieldValue]:
                 fields[f"{name}_ok"] = code in STATUS_OK[name]
             continue
         value = record.number()
-        if register.kind is Kind.POWER:
+        if register.role is RegisterRole.POWER:
             fields[name] = max(0, value) if value is not None else 0  # answered: not producing
-        elif register.kind is Kind.COUNTER:
+        elif register.role is RegisterRole.COUNTER:
             if value:  # None (sentinel) and 0 (a false reset) are left out
                 fields[name] = value
         elif value is not None:
@@ -81,6 +81,8 @@ def fields_from(records: list[Record]) -> dict[str, FieldValue]:
 
 
 class SmaSource:
+    """A Poller (see collector.sources): one inverter."""
+
     def __init__(
         self,
         target: tuple[str, int],
@@ -91,10 +93,9 @@ class SmaSource:
         timeout: float = 1.0,
         measurement: str = "SMA",
         tag_serial: bool = False,
+        name: str = "sma",
     ) -> None:
         self.target = target
-        self.name = f"sma-{target[0]}" + (f":{target[1]}" if target[1] != codec.PORT else "")
-        self.interval = interval
         self.day_interval = interval
         self.timeout = timeout * 3  # three attempts per request
         self._password = password
@@ -106,11 +107,16 @@ class SmaSource:
         self._device: Address | None = None
         self._asleep = False
         self._pipelined = True  # a cycle's queries all at once, until the device shows it cannot
-        self._log = get_logger(source=self.name)
+        context = {"source": name, "device": format_address(*target)}
+        self._log = get_logger(**context)
+
+    @property
+    def interval(self) -> float:
+        """The configured interval; at least NIGHT_INTERVAL while the inverter sleeps."""
+        return max(self.day_interval, NIGHT_INTERVAL) if self._asleep else self.day_interval
 
     def describe(self) -> str:
-        device = f", serial {self._device.serial}" if self._device else ""
-        return f"SMA inverter at {self.target[0]}:{self.target[1]} (Speedwire{device})"
+        return f"SMA inverter at {format_address(*self.target)} (Speedwire)"
 
     async def _session(self) -> tuple[SpeedwireClient, Address]:
         if self._client is None:
@@ -184,10 +190,8 @@ class SmaSource:
                 status=fields.get("device_status"),
                 note=f"polled every {NIGHT_INTERVAL:g} s until it produces again",
             )
-            self.interval = max(self.day_interval, NIGHT_INTERVAL)
         elif not asleep and self._asleep:
             self._log.info("inverter awake", ac_w=fields.get("ac_power"))
-            self.interval = self.day_interval
         self._asleep = asleep
 
     def summary(self, reading: Reading) -> dict[str, Any]:

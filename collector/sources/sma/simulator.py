@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass, field
 
 from collector.simulators.household import Household
-from collector.sources.sma_speedwire import codec
-from collector.sources.sma_speedwire.codec import Address, InverterPacket, Record
-from collector.sources.sma_speedwire.registers import QUERIES, SOFTWARE_VERSION, TYPE_LABEL, Query
+from collector.sources.sma import codec
+from collector.sources.sma.codec import Address, InverterPacket, Record
+from collector.sources.sma.registers import QUERIES, SOFTWARE_VERSION, TYPE_LABEL, Query
 
 TYPE_S32 = 0x40000000
 TYPE_U32 = 0x00000000

@@ -16,13 +16,12 @@ from typing import Any
 import httpx
 
 from collector import __version__
-from collector.config import SenecLocalSettings
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources.senec_local.codec import decode_response, encode_request
-from collector.sources.senec_local.fields import (
-    SENEC_FIELDS,
+from collector.sources.senec.codec import decode_response, encode_request
+from collector.sources.senec.normalise import (
+    MAPPING,
     compute_fields,
     decode_answer,
     device_time,
@@ -30,7 +29,8 @@ from collector.sources.senec_local.fields import (
     state_code_of,
     wanted_keys,
 )
-from collector.sources.senec_local.states import (
+from collector.sources.senec.settings import SenecSettings
+from collector.sources.senec.states import (
     LANGUAGE_FILES,
     StateNames,
     StateTableNotFound,
@@ -49,7 +49,7 @@ STATE_NAMES_RETRY_MAX = 3600.0
 UNKNOWN_STATE_RETRY = 600.0  # an unknown code asks for a refresh at most this often
 
 
-def tls_context(settings: SenecLocalSettings) -> ssl.SSLContext | bool:
+def tls_context(settings: SenecSettings) -> ssl.SSLContext | bool:
     if settings.scheme != "https":
         return False
     if settings.ca_file is None:
@@ -61,20 +61,20 @@ def tls_context(settings: SenecLocalSettings) -> ssl.SSLContext | bool:
 
 
 class SenecLocalSource:
-    name = "senec-local"
+    """A Poller (see collector.sources): one SENEC device."""
 
     def __init__(
         self,
-        settings: SenecLocalSettings,
-        measurement: str,
+        settings: SenecSettings,
+        name: str = "senec",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.interval = settings.interval
         self.timeout = settings.effective_timeout
-        self.measurement = measurement
+        self.measurement = settings.measurement
         ignored = set(settings.ignored_fields)
-        self.fields = [name for name in SENEC_FIELDS if name not in ignored]
+        self.fields = [name for name in MAPPING if name not in ignored]
         self._keys = wanted_keys(self.fields)
         self._body = encode_request(request_sections(self._keys))
         self.states = StateNames(settings.language)
@@ -83,8 +83,7 @@ class SenecLocalSource:
         self._states_failed = False
         self._unknown_asked = 0.0
         self.problems: dict[str, str] = {}  # variable -> problem currently reported
-        self.problem_count = 0
-        self._log = get_logger(source=self.name)
+        self._log = get_logger(source=name)
         self._client = httpx.AsyncClient(
             base_url=settings.base_url,
             verify=tls_context(settings),
@@ -102,7 +101,9 @@ class SenecLocalSource:
                 if self.settings.ca_file
                 else ", certificate not verified (self-signed)"
             )
-        return f"SENEC at {self.settings.base_url}{tls}"
+        ignored = self.settings.ignored_fields
+        left_out = f"; not written: {', '.join(ignored)}" if ignored else ""
+        return f"SENEC at {self.settings.base_url}{tls}{left_out}"
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -193,7 +194,6 @@ class SenecLocalSource:
 
     def _report_problems(self, problems: dict[str, str]) -> None:
         """Log a variable's problem once, and once more when it is gone."""
-        self.problem_count += len(problems)
         for key, problem in problems.items():
             if self.problems.get(key) != problem:
                 self._log.warning(
@@ -228,7 +228,7 @@ class SenecLocalSource:
         return out
 
 
-def _connect_problem(url: str, exc: httpx.ConnectError, settings: SenecLocalSettings) -> str:
+def _connect_problem(url: str, exc: httpx.ConnectError, settings: SenecSettings) -> str:
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text or "TLS" in text:
         hint = ""

@@ -10,16 +10,19 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import socket
+import sys
 from dataclasses import dataclass
 
 from collector.errors import SourceError
-from collector.sources.sma_speedwire import codec
-from collector.sources.sma_speedwire.client import SpeedwireClient
-from collector.sources.sma_speedwire.codec import Address, DiscoveryReply, InverterPacket
-from collector.sources.sma_speedwire.registers import (
+from collector.settings import parse_address
+from collector.sources.sma import codec
+from collector.sources.sma.client import SpeedwireClient
+from collector.sources.sma.codec import Address, DiscoveryReply, InverterPacket
+from collector.sources.sma.registers import (
     DEVICE_CLASSES,
     LRI_DEVICE_CLASS,
     LRI_DEVICE_TYPE,
@@ -151,6 +154,52 @@ async def _describe(item: Found, password: str, group: int) -> None:
         client.close()
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    host, _, port = text.strip().partition(":")
-    return host, int(port) if port else codec.PORT
+# --- the command line ---------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "addresses",
+        nargs="*",
+        metavar="ADDRESS[:PORT]",
+        help="ask these addresses directly (unicast) too",
+    )
+    parser.add_argument(
+        "--no-multicast",
+        action="store_true",
+        help="only the given addresses (no multicast to 239.12.255.254)",
+    )
+    parser.add_argument("--wait", type=float, default=2.0, help="seconds to wait for answers (2)")
+
+
+def run_from_arguments(args: argparse.Namespace) -> int:
+    """Print what answers; exit 1 if nothing did. Uses SMA_PASSWORD for type and version."""
+    from collector.config import env_values
+    from collector.sources.sma.settings import SmaSettings
+
+    try:
+        targets = [parse_address(item, codec.PORT) for item in args.addresses]
+    except ValueError as exc:
+        print(f"discover: {exc} (give addresses as ADDRESS or ADDRESS:PORT)", file=sys.stderr)
+        return 2
+    raw, problems = env_values(SmaSettings, "SMA_")
+    for problem in problems:
+        print(f"discover: {problem}", file=sys.stderr)
+    password = str(raw.get("password") or "0000")
+    group = codec.GROUP_INSTALLER if raw.get("user_group") == "installer" else codec.GROUP_USER
+    multicast = not args.no_multicast
+    found = asyncio.run(
+        discover(targets, multicast=multicast, wait=args.wait, password=password, group=group)
+    )
+    if not found:
+        where = "on the LAN" if multicast else "at the given addresses"
+        print(f"no Speedwire device answered {where} within {args.wait:g} s", file=sys.stderr)
+        return 1
+    for item in found:
+        print(item.line())
+    print(
+        f"{len(found)} device{'s' if len(found) != 1 else ''}; set SMA_HOST to the inverters' "
+        "addresses (comma-separated)",
+        file=sys.stderr,
+    )
+    return 0

@@ -30,14 +30,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector.errors import ProtocolError
 from collector.simulators.household import Household, Snapshot
-from collector.sources.senec_local.codec import (
+from collector.sources.senec.codec import (
     Sections,
     ValueType,
     decode_request,
     encode,
     encode_response,
 )
-from collector.sources.senec_local.states import BUILT_IN, LANGUAGE_FILES
+from collector.sources.senec.states import BUILT_IN, LANGUAGE_FILES
 
 FL, U8, U3, I3, ST = ValueType.FL, ValueType.U8, ValueType.U3, ValueType.I3, ValueType.ST
 

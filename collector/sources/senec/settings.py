@@ -1,0 +1,93 @@
+"""The `senec` kind's settings: variables `SENEC_*` (SOLECTRUS names), keys of a [[source]]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from collector.settings import Note, PolledSettings, lowercase, parse_address
+
+DEVICE_MIN_INTERVAL = 5.0  # below this the device may suffer (cloud sync, reboots)
+
+
+class SenecSettings(PolledSettings):
+    """A SENEC home battery, read locally through its lala.cgi."""
+
+    # SOLECTRUS's senec-collector calls the measurement INFLUX_MEASUREMENT.
+    env_names: ClassVar[dict[str, str]] = {"measurement": "INFLUX_MEASUREMENT"}
+
+    host: str = Field(description="the device: host or host:port, no http(s)://")
+    adapter: Literal["local", "cloud"] = "local"
+    scheme: Literal["https", "http"] = Field("https", alias="schema")
+    interval: float = Field(5.0, ge=1.0)
+    timeout: float | None = Field(None, gt=0)
+    language: Literal["de", "en", "it"] = "de"
+    ignore: str = ""
+    ca_file: Path | None = None
+    measurement: str = "SENEC"
+
+    _lower = field_validator("adapter", "scheme", "language", mode="before")(lowercase)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        parse_address(value, 443)
+        return value.strip()
+
+    @field_validator("adapter")
+    @classmethod
+    def _adapter(cls, value: str) -> str:
+        if value == "cloud":
+            raise ValueError(
+                "reading a SENEC through SENEC's cloud is not built yet; 'local' (the default) "
+                "reads the device in your network at its host address"
+            )
+        return value
+
+    @field_validator("ignore")
+    @classmethod
+    def _ignore(cls, value: str) -> str:
+        from collector.sources.senec.fields import FIELDS
+
+        unknown = [name for name in _names(value) if name not in FIELDS]
+        if unknown:
+            raise ValueError(
+                f"unknown field {', '.join(unknown)} (known: {', '.join(sorted(FIELDS))})"
+            )
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if info.data.get("scheme") != "https":
+            raise ValueError("only makes sense with https")
+        if not value.is_file():
+            raise ValueError(f"no such file {str(value)!r}")
+        return value
+
+    def notes(self) -> list[Note]:
+        if self.interval >= DEVICE_MIN_INTERVAL:
+            return []
+        return [
+            Note(
+                "interval",
+                f"{self.interval:g} s: polling a SENEC device more often than every "
+                f"{DEVICE_MIN_INTERVAL:g} s may stop its cloud sync or make it restart",
+            )
+        ]
+
+    @property
+    def ignored_fields(self) -> list[str]:
+        return _names(self.ignore)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]

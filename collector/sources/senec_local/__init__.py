@@ -1,1 +1,0 @@
-"""SENEC home battery, read locally through the device's lala.cgi."""

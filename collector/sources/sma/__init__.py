@@ -1,0 +1,99 @@
+"""The `sma` kind: SMA inverters over Speedwire (UDP 9522), and `collector discover`.
+
+Registered in pyproject.toml under the `collector.sources` entry points. Importing this module
+is cheap (settings and catalogue); the client, the simulator and discovery load when used.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from collector.settings import format_address
+from collector.sources import Instance, InstanceConfig, KindCommand, SourceKind
+from collector.sources.sma.fields import FIELDS
+from collector.sources.sma.settings import SmaSettings
+
+
+def build(configs: list[InstanceConfig]) -> list[Instance]:
+    """One poll loop per inverter. Points carry a `serial` tag when more than one inverter
+    writes to the same measurement with the same tags (over all instances)."""
+    from collector.loop import PollLoop
+    from collector.sources.sma.source import SmaSource
+
+    def series(config: InstanceConfig) -> tuple[str, tuple[tuple[str, str], ...]]:
+        return config.settings.measurement, tuple(sorted(config.tags.items()))
+
+    sharing = Counter[tuple[str, tuple[tuple[str, str], ...]]]()
+    for config in configs:
+        assert isinstance(config.settings, SmaSettings)
+        sharing[series(config)] += len(config.settings.targets)
+    instances: list[Instance] = []
+    for config in configs:
+        settings = config.settings
+        assert isinstance(settings, SmaSettings)
+        targets = settings.targets
+        for target in targets:
+            source = SmaSource(
+                target,
+                settings.password.get_secret_value(),
+                settings.group,
+                interval=settings.interval,
+                timeout=settings.effective_timeout,
+                measurement=settings.measurement,
+                tag_serial=sharing[series(config)] > 1,
+                name=config.name,
+            )
+            device = format_address(*target) if len(targets) > 1 else ""
+            instances.append(PollLoop(config.name, source, device=device))
+    return instances
+
+
+def _simulator_arguments(parser: argparse.ArgumentParser) -> None:
+    from collector.sources.sma.simulator import add_arguments
+
+    add_arguments(parser)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from collector.sources.sma.simulator import run_from_arguments
+
+    return run_from_arguments(args)
+
+
+def _discover_arguments(parser: argparse.ArgumentParser) -> None:
+    from collector.sources.sma.discover import add_arguments
+
+    add_arguments(parser)
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from collector.sources.sma.discover import run_from_arguments
+
+    return run_from_arguments(args)
+
+
+KIND = SourceKind(
+    name="sma",
+    description="SMA inverters over Speedwire (UDP 9522; encryption off)",
+    env_prefix="SMA_",
+    settings=SmaSettings,
+    fields=FIELDS,
+    build=build,
+    series_tag="serial",
+    simulator=KindCommand(
+        "sma",
+        "SMA inverters speaking Speedwire (UDP) on 127.0.0.1",
+        _simulator_arguments,
+        _simulate,
+    ),
+    commands=(
+        KindCommand(
+            "discover",
+            "find SMA Speedwire devices (multicast on the LAN, and the given addresses) and "
+            "print their address, serial, type and software version",
+            _discover_arguments,
+            _discover,
+        ),
+    ),
+)

@@ -1,0 +1,67 @@
+"""The `sma` kind's field catalogue. Names it shares with other kinds mean the same there."""
+
+from __future__ import annotations
+
+from collector.reading import Aggregation, FieldSpec, catalogue
+
+MAX_STRINGS = 6
+
+FIELDS = catalogue(
+    [
+        FieldSpec("ac_power", int, "W", "AC power fed out by the inverter"),
+        *(FieldSpec(f"ac_power_l{n}", int, "W", f"AC power on phase L{n}") for n in (1, 2, 3)),
+        *(FieldSpec(f"ac_voltage_l{n}", float, "V", f"AC voltage L{n}-N") for n in (1, 2, 3)),
+        *(
+            FieldSpec(f"ac_current_l{n}", float, "A", f"AC current on phase L{n}")
+            for n in (1, 2, 3)
+        ),
+        FieldSpec("grid_frequency", float, "Hz", "grid frequency"),
+        FieldSpec("dc_power", int, "W", "DC power of all PV strings"),
+        *(
+            FieldSpec(f"mpp{n}_power", int, "W", f"PV string (MPP tracker) {n}")
+            for n in range(1, MAX_STRINGS + 1)
+        ),
+        *(
+            FieldSpec(f"mpp{n}_voltage", float, "V", f"DC voltage of string {n}")
+            for n in range(1, MAX_STRINGS + 1)
+        ),
+        *(
+            FieldSpec(f"mpp{n}_current", float, "A", f"DC current of string {n}")
+            for n in range(1, MAX_STRINGS + 1)
+        ),
+        FieldSpec(
+            "energy_total",
+            int,
+            "Wh",
+            "energy produced since the inverter was installed",
+            Aggregation.LAST,
+        ),
+        FieldSpec("energy_today", int, "Wh", "energy produced today", Aggregation.LAST),
+        FieldSpec("device_status", str, "", "device status: Ok, Warning, Fault, Off"),
+        FieldSpec(
+            "device_status_code",
+            int,
+            "",
+            "device status as SMA's number (307 = Ok)",
+            Aggregation.LAST,
+        ),
+        FieldSpec("device_status_ok", bool, "", "whether the device status is Ok"),
+        FieldSpec("grid_relay", str, "", "grid relay: Closed (feeding in) or Open"),
+        FieldSpec(
+            "grid_relay_code", int, "", "grid relay as SMA's number (51 = Closed)", Aggregation.LAST
+        ),
+        FieldSpec("grid_relay_ok", bool, "", "whether the grid relay is closed"),
+        FieldSpec("device_temperature", float, "°C", "inverter temperature"),
+        # battery inverters
+        FieldSpec("bat_fuel_charge", float, "%", "battery state of charge"),
+        FieldSpec("bat_power_plus", int, "W", "battery charging power"),
+        FieldSpec("bat_power_minus", int, "W", "battery discharging power (positive number)"),
+        FieldSpec("bat_voltage", float, "V", "battery voltage"),
+        FieldSpec("bat_charge_current", float, "A", "battery current, negative while discharging"),
+        FieldSpec("bat_temperature", float, "°C", "battery temperature"),
+        # an energy meter on the inverter
+        FieldSpec("grid_power_plus", int, "W", "power imported from the grid"),
+        FieldSpec("grid_power_minus", int, "W", "power exported to the grid (positive number)"),
+        FieldSpec("response_duration", int, "ms", "how long the device took to answer the poll"),
+    ]
+)
