@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,12 +113,31 @@ def test_healthcheck(tmp_path: Path) -> None:
     assert "not running" in result.stderr
     data.mkdir()
     now = time.time()
-    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 2)], queue, 600)
+    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 2)], queue, 600, 10)
     result = run_collector(tmp_path, {"DATA_DIR": str(data)}, "healthcheck")
     assert result.returncode == 0, result.stderr
-    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 95)], queue, 600)
+    write_health(data, now - 100, [SourceHealth("senec-local", 5, now - 95)], queue, 600, 10)
     assert check_health(data, now) == ["senec-local: no reading for 95 s (limit 60 s)"]
     assert check_health(data, now + 200)[0].startswith("the collector has not updated")
+    # a stopped instance is reported at once, with its cause
+    stopped = SourceHealth("roof", 5, None, "the inverter refused the password")
+    write_health(data, now, [stopped], queue, 600, 10)
+    assert check_health(data, now) == ["roof: stopped: the inverter refused the password"]
+    # a daemon that has exited: at once, by its process id, or by its last word
+    write_health(data, now, [SourceHealth("senec", 5, now)], queue, 600, 10, exited=True)
+    assert check_health(data, now) == [f"the collector (process {os.getpid()}) has stopped"]
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    document = json.loads((data / "health.json").read_text())
+    document.update(pid=int(gone.stdout), exited=False)
+    (data / "health.json").write_text(json.dumps(document))
+    assert check_health(data, now) == [
+        f"the collector (process {int(gone.stdout)}) is not running any more"
+    ]
 
 
 def test_check_reads_sma_inverters_without_any_senec(tmp_path: Path) -> None:

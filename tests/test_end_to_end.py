@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.sources.senec.fields import FIELDS
 from collector.simulators.household import Household
+from collector.sources.senec.fields import FIELDS
 from collector.sources.senec.normalise import MAPPING, round1, round_int
 from collector.sources.senec.simulator import Faults, SenecDevice, SenecSimulator
 from tests.conftest import recording

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from collector.reading import Reading
-from collector.sources.senec.fields import FIELDS
 from collector.sinks.line_protocol import to_line
+from collector.sources.senec.fields import FIELDS
 from collector.sources.senec.normalise import (
     MAPPING,
     compute_fields,

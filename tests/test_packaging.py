@@ -71,21 +71,18 @@ def test_compose_file_accepts_an_sma_only_setup(tmp_path: Path) -> None:
     assert "SENEC_HOST: ''" in result.stdout
 
 
-def test_env_example_documents_every_setting() -> None:
-    from collector.config import (
-        InfluxSettings,
-        LogSettings,
-        RuntimeSettings,
-        SenecLocalSettings,
-        SmaSettings,
-    )
+def test_env_example_and_readme_document_every_setting() -> None:
+    from collector.config import TABLES, keys_of, secret_keys, variable_of
+    from collector.sources import load_kinds
 
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
-    for model in (SenecLocalSettings, SmaSettings, InfluxSettings, LogSettings, RuntimeSettings):
-        prefix = model.model_config.get("env_prefix", "")
-        for name, info in model.model_fields.items():
-            alias = info.validation_alias
-            variable = alias if isinstance(alias, str) else f"{prefix}{name}".upper()
+    models = [(table.model, table.prefix) for table in TABLES]
+    models += [(kind.settings, kind.env_prefix) for kind in load_kinds().values()]
+    for model, prefix in models:
+        for key in keys_of(model):
+            variable = variable_of(model, prefix, key)
             assert variable in example, variable
             assert f"`{variable}`" in readme, variable
+            if key in secret_keys(model):
+                assert f"`{variable}_FILE`" in readme, variable

@@ -285,7 +285,7 @@ def test_the_backlog_trend_only_counts_growth() -> None:
 def _health(tmp_path: Path, queue: QueueHealth, now: float) -> list[str]:
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
-    write_health(data, now - 1000, [SourceHealth("senec-local", 5, now - 1)], queue, 600)
+    write_health(data, now - 1000, [SourceHealth("senec-local", 5, now - 1)], queue, 600, 10)
     return check_health(data, now + 1)
 
 
@@ -331,7 +331,7 @@ def test_health_falls_back_to_the_temporary_directory(tmp_path: Path) -> None:
     data = blocker / "data"  # cannot exist
     now = time.time()
     queue = QueueHealth(1, False, "cannot be created", None, None)
-    where = write_health(data, now, [SourceHealth("senec-local", 5, now)], queue, 600)
+    where = write_health(data, now, [SourceHealth("senec-local", 5, now)], queue, 600, 10)
     try:
         assert where == fallback_path(data)
         assert check_health(data, now) == [

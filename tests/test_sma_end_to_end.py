@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.sources.sma.fields import FIELDS
 from collector.sources.sma import codec
+from collector.sources.sma.fields import FIELDS
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from tests.harness import INFLUX_TYPES, Collector, reading_seconds, unique
 from tests.servers import InfluxDB1
