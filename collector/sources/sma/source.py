@@ -97,7 +97,7 @@ class SmaSource:
     ) -> None:
         self.target = target
         self.day_interval = interval
-        self.timeout = timeout * 3  # three attempts per request
+        self.timeout = timeout  # per attempt; each request is tried three times
         self._password = password
         self._group = group
         self._request_timeout = timeout
