@@ -39,11 +39,23 @@ class Running:
         return f"{self.instance.name} {device}" if device else self.instance.name
 
     def emitter(self, submit: Emit) -> Emit:
-        """The instance's emit: its tags added, its fields checked against its kind's catalogue."""
+        """The instance's emit: its tags added, its fields checked against its kind's catalogue.
+
+        A reading with the same time (second) as the instance's previous one is dropped: it is
+        the same point (series and time) in InfluxDB, which would overwrite the first with it,
+        while VictoriaMetrics would keep two samples for one second. (Two polls of a 1 s
+        interval can see one device second when an answer is slow.)
+        """
         tags = dict(self.config.tags)
         catalogue = self.kind.fields
+        previous: list[int] = []
+        log = get_logger(source=self.instance.name)
 
         def emit(reading: Reading, done: Callable[[bool], None]) -> None:
+            if previous and previous[0] == reading.timestamp:
+                log.debug("reading skipped: same second as the one before", time=reading.time)
+                return
+            previous[:] = [reading.timestamp]
             if tags:
                 reading = dataclasses.replace(reading, tags={**tags, **reading.tags})
             check_fields(reading.fields, catalogue)

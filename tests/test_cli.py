@@ -45,6 +45,47 @@ def test_check_prints_line_protocol_and_exits_0(tmp_path: Path, simulator: Senec
     assert '"event": "reading"' in result.stderr  # logs go to stderr in check mode
 
 
+def test_check_writes_to_the_configured_measurement(
+    tmp_path: Path, simulator: SenecSimulator
+) -> None:
+    result = run_collector(
+        tmp_path, {**senec_settings(simulator), "INFLUX_MEASUREMENT": "house"}, "check"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith('house application_version="0826",')
+
+
+def test_one_daemon_per_data_dir_and_the_queue_beside_it(
+    tmp_path: Path, simulator: SenecSimulator
+) -> None:
+    from tests.harness import Collector
+
+    env = {
+        **senec_settings(simulator),
+        "INFLUX_URL": "http://127.0.0.1:9",  # nothing listens: the readings stay queued
+        "INFLUX_ORG": "-",
+        "INFLUX_BUCKET": "solar",
+        "SENEC_INTERVAL": "1",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    first = Collector(tmp_path / "first", env)
+    try:
+        first.wait_events("reading", 2)
+        second = run_collector(tmp_path, env)
+        assert second.returncode == 2
+        assert second.stderr == (
+            f"collector: another collector (process {first.process.pid}) is running with "
+            f"DATA_DIR {tmp_path / 'data'}: stop it first, or give this one another DATA_DIR\n"
+        )
+        queue = run_collector(tmp_path, env, "queue")
+        assert queue.returncode == 0, queue.stderr
+        assert f"queue     {tmp_path / 'data' / 'queue.sqlite3'}" in queue.stdout
+        assert "pending   " in queue.stdout
+    finally:
+        assert first.stop() == 0
+    assert "Traceback" not in first.text()
+
+
 def test_check_exits_1_when_a_source_does_not_answer(tmp_path: Path) -> None:
     from tests.servers import free_port
 

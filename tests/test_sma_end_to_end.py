@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,18 +107,48 @@ def test_two_inverters_arrive_tagged_by_serial_with_every_field_typed(
 def test_a_wrong_password_stops_the_source_after_one_login(
     influxdb1: InfluxDB1, tmp_path: Path
 ) -> None:
-    device = SmaInverter(3010538116, user_password="secret")
-    with collecting_from(device, influxdb1, tmp_path, SMA_PASSWORD="0000") as (collector, _, _):
+    wrong = SmaInverter(3010538116, user_password="secret")
+    right = SmaInverter(3010538117, user_password="0000", seed=2)
+    simulator = SmaSimulator([wrong, right]).start()
+    try:
+        database = unique("db")
+        influxdb1.create_database(database)
+        settings = sma_settings(simulator, influxdb1, database, unique("SMA"))
+        collector = Collector(tmp_path / "c", {**settings, "SMA_PASSWORD": "0000"})
         collector.wait_events("source stopped", 1)
-        collector.wait_for(lambda: len(collector.named("starting")) == 1, timeout=3)
-        time.sleep(3)  # three more intervals: no further login
+        before = len(collector.named("reading"))
+        collector.wait_events("reading", before + 3)  # three more intervals of the other one
         assert collector.stop() == 0
+    finally:
+        simulator.stop()
     stopped = collector.named("source stopped")
     assert len(stopped) == 1
+    assert stopped[0]["device"] == simulator.addresses[0]
     assert "refused the user password (error 0x0100)" in stopped[0]["error"]
     assert "SMA_PASSWORD" in stopped[0]["error"]
-    assert [p.command for p in device.received] == [codec.CMD_LOGIN]
+    assert [p.command for p in wrong.received] == [codec.CMD_LOGIN]  # never asked again
     assert "secret" not in collector.text()
+
+
+def test_an_interval_of_one_second_runs_without_a_timeout_setting(
+    influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    simulator = SmaSimulator([SmaInverter(3010538116)]).start()
+    try:
+        database, measurement = unique("db"), unique("SMA")
+        influxdb1.create_database(database)
+        settings = sma_settings(simulator, influxdb1, database, measurement)
+        del settings["SMA_TIMEOUT"]
+        collector = Collector(tmp_path / "c", {**settings, "SMA_INTERVAL": "1"})
+        collector.wait_events("reading", 3)
+        assert collector.stop() == 0
+    finally:
+        simulator.stop()
+    [banner] = collector.named("reading from")
+    assert banner["interval_s"] == 1
+    assert banner["timeout_s"] == 0.267  # 80 % of the interval over three attempts
+    assert not collector.named("poll failed")
+    assert len(influxdb1.points(database, measurement)) == len(collector.named("reading"))
 
 
 def test_a_sleeping_inverter_is_reported_once_and_counters_stay_real(
