@@ -13,6 +13,8 @@ from collections.abc import Callable
 from signal import SIGINT, SIGTERM
 from typing import Any
 
+import structlog
+
 from collector import __version__
 from collector.config import Config, format_duration
 from collector.health import BacklogTrend, QueueHealth, SourceHealth, write_health
@@ -148,7 +150,7 @@ async def run_daemon(config: Config) -> int:
     for item in instances:
         item.instance.status.listeners.append(on_change)
         task = asyncio.create_task(
-            item.instance.run(item.emitter(queue.submit), stop), name=item.label
+            _run_bound(item, item.emitter(queue.submit), stop), name=item.label
         )
         task.add_done_callback(functools.partial(_ended, item=item, wake=wake))
         tasks.append(task)
@@ -238,6 +240,15 @@ async def run_daemon(config: Config) -> int:
     sys.stdout.flush()
     lock.release()
     return 0
+
+
+async def _run_bound(item: Running, emit: Emit, stop: asyncio.Event) -> None:
+    """Run an instance with its name bound to every log line of its task."""
+    context = {"source": item.instance.name}
+    if item.instance.device:
+        context["device"] = item.instance.device
+    structlog.contextvars.bind_contextvars(**context)  # this task's own copy of the context
+    await item.instance.run(emit, stop)
 
 
 def _ended(task: asyncio.Task[None], item: Running, wake: asyncio.Event) -> None:

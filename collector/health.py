@@ -22,9 +22,8 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HEALTH_FILE = "health.json"
 STALE_INTERVALS = 6
@@ -32,16 +31,14 @@ STALE_MINIMUM = 60.0
 STALE_HEARTBEATS = 6
 
 
-@dataclass
-class SourceHealth:
+class SourceHealth(NamedTuple):
     name: str  # the instance's name, and the device when the instance has several
     interval: float
     last_reading: float | None
     stopped: str | None = None
 
 
-@dataclass
-class QueueHealth:
+class QueueHealth(NamedTuple):
     pending: int
     on_disk: bool
     error: str | None

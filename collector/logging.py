@@ -32,10 +32,13 @@ def configure_logging(
         renderer = structlog.dev.ConsoleRenderer(
             colors=out.isatty(), sort_keys=False, exception_formatter=structlog.dev.plain_traceback
         )
-    processors = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="%Y-%m-%dT%H:%M:%SZ", utc=True),
+    ]
+    processors = [
+        *shared,
         structlog.processors.format_exc_info if fmt == "json" else _nothing,
         renderer,
     ]
@@ -46,13 +49,17 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     # Libraries that use the standard logging module (influxdb-client, urllib3): warnings only,
-    # on the same stream.
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=out,
-        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
-        force=True,
+    # on the same stream, rendered by the same processors (so JSON stays JSON).
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
 
 
 def _nothing(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import math
 import os
 import sqlite3
@@ -116,6 +117,29 @@ def iso(seconds: float | None) -> str | None:
 
 def describe_os_error(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def data_dir_problem(directory: Path, exc: OSError, action: str) -> str:
+    """Why DATA_DIR cannot be used, with the advice that fits the cause."""
+    if isinstance(exc, FileExistsError) or (directory.exists() and not directory.is_dir()):
+        return f"DATA_DIR {directory} is a file, not a directory: point DATA_DIR at a directory"
+    reason = describe_os_error(exc)
+    if isinstance(exc, NotADirectoryError):
+        return f"DATA_DIR {directory} cannot be {action}: {reason} (a part of its path is a file)"
+    if exc.errno == errno.EROFS:
+        return (
+            f"DATA_DIR {directory} cannot be {action}: {reason} (mount a writable volume "
+            "there; in Docker the compose file's named volume collector-data)"
+        )
+    if exc.errno == errno.ENOSPC:
+        return f"DATA_DIR {directory} cannot be {action}: {reason} (free space on that disk)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        uid = os.getuid()
+        return (
+            f"DATA_DIR {directory} is not writable: {reason} (the collector runs as user id "
+            f"{uid}: use a named volume, or `chown {uid}` the host directory)"
+        )
+    return f"DATA_DIR {directory} cannot be {action}: {reason}"
 
 
 @dataclass
@@ -256,9 +280,7 @@ class QueueStore:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise QueueError(
-                f"DATA_DIR {directory} cannot be created: {describe_os_error(exc)}"
-            ) from None
+            raise QueueError(data_dir_problem(directory, exc, "created")) from None
         self._probe(directory)
         try:
             self._conn = self._connect_file()
@@ -292,11 +314,7 @@ class QueueStore:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            uid = os.getuid()
-            raise QueueError(
-                f"DATA_DIR {directory} is not writable: {describe_os_error(exc)} (the collector "
-                f"runs as user id {uid}: use a named volume, or `chown {uid}` the host directory)"
-            ) from None
+            raise QueueError(data_dir_problem(directory, exc, "written")) from None
         finally:
             with contextlib.suppress(OSError):
                 probe.unlink()

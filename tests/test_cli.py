@@ -264,3 +264,30 @@ def test_discover_lists_a_device_with_two_addresses_once(tmp_path: Path) -> None
     assert "serial 3010538116" in lines[0]
     other = sorted(simulator.addresses, key=lambda a: int(a.rsplit(":", 1)[1]))[1]
     assert f"also answers at {other}" in lines[0]
+
+
+def test_library_log_records_are_rendered_like_ours(tmp_path: Path) -> None:
+    """influxdb-client and urllib3 log through the standard library: JSON stays JSON."""
+    code = (
+        "import io, json, logging\n"
+        "from collector.logging import configure_logging\n"
+        "out = io.StringIO()\n"
+        "configure_logging('info', 'json', out)\n"
+        "logging.getLogger('urllib3.connectionpool').warning('Retrying %s', 'x')\n"
+        "logging.getLogger('urllib3').info('not shown')\n"
+        "print(out.getvalue(), end='')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=clean_environment(),
+    )
+    [line] = result.stdout.splitlines()
+    event = json.loads(line)
+    assert event["event"] == "Retrying x"
+    assert event["level"] == "warning"
+    assert event["logger"] == "urllib3.connectionpool"
+    assert event["timestamp"].endswith("Z")

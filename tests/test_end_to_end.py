@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from collector.simulators.household import Household
@@ -342,3 +343,20 @@ def test_state_names_come_from_the_device_once_it_serves_them(
         sim.stop()
     names = {p["current_state"] for p in influxdb1.points(database, measurement)}
     assert names == {"101", "SIMULIERTER ZUSTAND"}
+
+
+def test_the_v2_api_against_influxdb_before_1_8_says_to_use_v1(
+    influxdb1: InfluxDB1, simulator: SenecSimulator, ca_file: Path, tmp_path: Path
+) -> None:
+    database = unique("db")
+    influxdb1.create_database(database)
+    settings = {**senec_settings(simulator, ca_file), **v1_settings(influxdb1, database, "x")}
+    collector = Collector(tmp_path / "c", {**settings, "INFLUX_API": "v2", "INFLUX_ORG": "-"})
+    collector.wait_events("write failed", 1)
+    assert collector.stop() == 0
+    [failure] = collector.named("write failed")
+    version = httpx.get(f"{influxdb1.url}/ping").headers["X-Influxdb-Version"]
+    assert failure["error"] == (
+        f"this is InfluxDB {version}, a 1.x before 1.8, which has no v2 write API: "
+        "set INFLUX_API=v1 (and INFLUX_BUCKET to the database)"
+    )

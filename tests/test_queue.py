@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,14 @@ import pytest
 from structlog.testing import capture_logs
 
 from collector.health import BacklogTrend, QueueHealth, SourceHealth, check_health, write_health
-from collector.queue import QUEUE_FILE, SCHEMA_VERSION, QueueError, QueueStore, open_existing
+from collector.queue import (
+    QUEUE_FILE,
+    SCHEMA_VERSION,
+    QueueError,
+    QueueStore,
+    data_dir_problem,
+    open_existing,
+)
 
 LINE = "SENEC " + ",".join(f"field_{i}={i * 1234}i" for i in range(30))  # ~500 bytes, like SENEC
 
@@ -339,3 +348,31 @@ def test_health_falls_back_to_the_temporary_directory(tmp_path: Path) -> None:
         ]
     finally:
         where.unlink()
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (OSError(errno.EROFS, "Read-only file system"), "(mount a writable volume there;"),
+        (OSError(errno.EACCES, "Permission denied"), f"`chown {os.getuid()}` the host directory"),
+        (OSError(errno.ENOSPC, "No space left on device"), "(free space on that disk)"),
+        (NotADirectoryError(errno.ENOTDIR, "Not a directory"), "(a part of its path is a file)"),
+    ],
+)
+def test_the_data_dir_advice_fits_the_cause(tmp_path: Path, error: OSError, advice: str) -> None:
+    message = data_dir_problem(tmp_path / "data", error, "written")
+    assert advice in message
+    assert error.strerror in message
+    if error.errno != errno.EACCES:
+        assert "chown" not in message
+
+
+def test_a_data_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("")
+    store = QueueStore(blocker / QUEUE_FILE)
+    with pytest.raises(QueueError) as caught:
+        store.open()
+    assert str(caught.value) == (
+        f"DATA_DIR {blocker} is a file, not a directory: point DATA_DIR at a directory"
+    )

@@ -6,7 +6,7 @@ import httpx
 
 from collector.config import InfluxSettings
 from collector.errors import SinkError
-from collector.sinks import parse_retry_after, reason_from_body
+from collector.sinks import error_for_status, reason_from_body
 
 
 class InfluxV1Sink:
@@ -48,34 +48,3 @@ class InfluxV1Sink:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def error_for_status(status: int, reason: str, retry_after: str | None, target: str) -> SinkError:
-    """One place that decides what an InfluxDB HTTP status means for the points."""
-    if status in (401, 403):
-        return SinkError(
-            f"InfluxDB refused the credentials (HTTP {status}{': ' + reason if reason else ''}): "
-            f"check that INFLUX_TOKEN may write to {target}",
-            status=status,
-        )
-    if status in (400, 422):
-        return SinkError(
-            f"InfluxDB rejected the points (HTTP {status}): {reason}",
-            status=status,
-            retryable=False,
-        )
-    if status == 404:
-        return SinkError(
-            f"InfluxDB has no {target} (HTTP 404{': ' + reason if reason else ''})", status=status
-        )
-    if status == 413:
-        return SinkError(
-            f"InfluxDB says the request is too large (HTTP 413): {reason}",
-            status=status,
-            retryable=False,
-        )
-    return SinkError(
-        f"InfluxDB answered HTTP {status}{': ' + reason if reason else ''}",
-        status=status,
-        retry_after=parse_retry_after(retry_after),
-    )

@@ -17,8 +17,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from collector.config import InfluxSettings
 from collector.errors import SinkError
-from collector.sinks import reason_from_body
-from collector.sinks.influx_v1 import error_for_status
+from collector.sinks import error_for_status, reason_from_body
 
 
 class InfluxV2Sink:
@@ -57,6 +56,7 @@ class InfluxV2Sink:
                 reason_from_body(exc.body),
                 headers.get("Retry-After"),
                 f"bucket {self._bucket}",
+                headers.get("X-Influxdb-Version"),
             ) from None
         except Urllib3Error as exc:
             raise SinkError(f"cannot reach InfluxDB at {self._url}: {_short(exc)}") from None
