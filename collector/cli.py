@@ -200,7 +200,7 @@ async def _first_reading(item: Running) -> Reading | None:
 
 
 def _print_config(config: Config) -> None:
-    from collector.config import TABLES, Origins, attribute_of, keys_of, shown
+    from collector.config import TABLES, Origins, attribute_of, format_duration, keys_of, shown
 
     print(f"settings from: {', '.join(['environment', *config.files])}")
 
@@ -214,7 +214,8 @@ def _print_config(config: Config) -> None:
             derived = settings.derived(key) if value is None else None
             if derived is not None:
                 value, origin = derived
-            rows.append((key, shown(value), origin))
+            text = format_duration(value) if key in settings.durations else shown(value)
+            rows.append((key, text, origin))
         width = max(len(key) for key, _, _ in rows)
         value_width = min(max(len(value) for _, value, _ in rows), 40)
         for key, value, origin in rows:

@@ -24,7 +24,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -104,6 +104,8 @@ class LogSettings(Settings):
 
 
 class RuntimeSettings(Settings):
+    durations: ClassVar[tuple[str, ...]] = ("buffer_max_age", "health_backlog_growing")
+
     data_dir: Path = Path("data")
     shutdown_grace: float = Field(5.0, ge=0, le=60)
     buffer_max_age: float = Field(30 * 86400.0, gt=0)
@@ -526,12 +528,24 @@ def _drafts_from_env(
 ) -> list[_Draft]:
     drafts = []
     for kind in kinds.values():
-        variables = [variable_of(kind.settings, kind.env_prefix, key) for key in kind.env_triggers]
-        if not any(env.values.get(variable, "").strip() for variable in variables):
+        model = kind.settings
+        if not any(
+            _set_apart_from_default(model, kind.env_prefix, k, env) for k in kind.env_triggers
+        ):
             continue
         raw, origins = collect.from_env(kind.settings, kind.env_prefix, env)
         drafts.append(_Draft(kind, None, {}, raw, origins, ""))
     return drafts
+
+
+def _set_apart_from_default(
+    model: type[SourceSettings], prefix: str, key: str, env: Environment
+) -> bool:
+    """A trigger variable counts when it is set to something else than its default (compose
+    passes every variable, most of them with their defaults)."""
+    value = env.values.get(variable_of(model, prefix, key), "").strip()
+    default = model.model_fields[attribute_of(model, key)].default
+    return bool(value) and value.lower() != str(default).lower()
 
 
 def _instances(

@@ -109,6 +109,8 @@ class Settings(BaseModel):
 
     # key -> environment variable, where it is not PREFIX + KEY (names kept from other tools)
     env_names: ClassVar[dict[str, str]] = {}
+    # keys that take durations such as 30d or 90m, and are shown that way
+    durations: ClassVar[tuple[str, ...]] = ()
 
     def derived(self, key: str) -> tuple[Any, str] | None:
         """For a key left unset whose value follows from others: (value, how), for display."""

@@ -69,6 +69,10 @@ def problems(env: dict[str, str], cwd: Path) -> list[str]:
             {**MINIMAL, "SENEC_ADAPTER": "cloud"},
             "SENEC_ADAPTER: reading a SENEC through SENEC's cloud is not built yet",
         ),
+        (
+            {**INFLUX, "SENEC_ADAPTER": "cloud"},
+            "SENEC_ADAPTER: reading a SENEC through SENEC's cloud is not built yet",
+        ),
         (without("INFLUX_HOST"), "INFLUX_HOST: is required (or give the whole INFLUX_URL)"),
         ({**MINIMAL, "INFLUX_URL": "influxdb:8086"}, "INFLUX_URL: must look like http://"),
         ({**MINIMAL, "INFLUX_URL": "http://u:p@influxdb:8086"}, "INFLUX_URL: must not contain"),
@@ -156,6 +160,13 @@ def test_every_interval_is_accepted_without_a_timeout(tmp_path: Path, interval: 
         settings = instance.settings
         assert isinstance(settings, PolledSettings)
         assert settings.effective_timeout * settings.attempts < settings.interval
+
+
+def test_variables_at_their_defaults_configure_no_instance(tmp_path: Path) -> None:
+    """docker compose passes every variable, most at their defaults: only SMA runs here."""
+    env = {**INFLUX, "SENEC_ADAPTER": "local", "SENEC_SCHEMA": "https", "SMA_HOST": "10.0.0.9"}
+    config = load(env, tmp_path)
+    assert [instance.kind for instance in config.instances] == ["sma"]
 
 
 def test_sma_timeout_defaults_to_one_second_at_the_default_interval(tmp_path: Path) -> None:

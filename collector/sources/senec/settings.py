@@ -18,8 +18,10 @@ class SenecSettings(PolledSettings):
     # SOLECTRUS's senec-collector calls the measurement INFLUX_MEASUREMENT.
     env_names: ClassVar[dict[str, str]] = {"measurement": "INFLUX_MEASUREMENT"}
 
-    host: str = Field(description="the device: host or host:port, no http(s)://")
     adapter: Literal["local", "cloud"] = "local"
+    host: str | None = Field(
+        None, validate_default=True, description="the device: host or host:port, no http(s)://"
+    )
     scheme: Literal["https", "http"] = Field("https", alias="schema")
     interval: float = Field(5.0, ge=1.0)
     timeout: float | None = Field(None, gt=0)
@@ -32,7 +34,11 @@ class SenecSettings(PolledSettings):
 
     @field_validator("host")
     @classmethod
-    def _host(cls, value: str) -> str:
+    def _host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if info.data.get("adapter") == "local":  # (a refused adapter says why itself)
+                raise ValueError("is required")
+            return None
         parse_address(value, 443)
         return value.strip()
 
