@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness import stop_leftover_collectors
 from tests.servers import InfluxDB1, VictoriaMetrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,3 +33,9 @@ def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetri
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_daemon_outlives_its_test() -> Iterator[None]:
+    yield
+    stop_leftover_collectors()

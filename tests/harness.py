@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from collector.sources.senec.simulator import SenecSimulator
 from tests.servers import InfluxDB1
@@ -73,7 +73,11 @@ def senec_settings(simulator: SenecSimulator, ca_file: Path | None = None) -> di
 
 
 class Collector:
-    """`python -m collector [args]` in a working directory of its own, logging JSON."""
+    """`python -m collector [args]` in a working directory of its own, logging JSON.
+
+    Every one started is stopped after its test, passed or failed (conftest.py)."""
+
+    running: ClassVar[list[Collector]] = []
 
     def __init__(self, workdir: Path, env: dict[str, str], *args: str) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,7 @@ class Collector:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        Collector.running.append(self)
 
     def text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -163,3 +168,11 @@ def v1_settings(server: InfluxDB1, database: str, measurement: str) -> dict[str,
         "INFLUX_MEASUREMENT": measurement,
         "SENEC_INTERVAL": "1",
     }
+
+
+def stop_leftover_collectors() -> None:
+    """Kill the daemons a test left running (it failed before stopping them)."""
+    while Collector.running:
+        collector = Collector.running.pop()
+        if collector.process.poll() is None:
+            collector.kill()

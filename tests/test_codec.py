@@ -245,3 +245,31 @@ def test_requests_and_answers() -> None:
 def test_bad_answers_are_protocol_errors(body: bytes, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         decode_response(body)
+
+
+@given(
+    st.text(max_size=14)
+    | st.sampled_from(["fl_", "u8_", "i1_", "u3_", "i8_", "st_", "er_"]).flatmap(
+        lambda head: st.text(alphabet="0123456789abcdefABCDEFxX+-_ \uff11g", max_size=10).map(
+            lambda tail: head + tail
+        )
+    )
+)
+def test_the_fast_path_agrees_with_every_check(raw: str) -> None:
+    """decode_value's fast paths give what the checked decoder gives, or leave it to it."""
+    from collector.sources.senec.codec import _decode_checked
+
+    try:
+        expected: object = _decode_checked(raw)
+    except ValueDecodeError as exc:
+        expected = ("error", str(exc))
+    try:
+        got: object = decode_value(raw)
+    except ValueDecodeError as exc:
+        got = ("error", str(exc))
+    if isinstance(expected, float) and expected != expected:
+        assert isinstance(got, float)
+        assert got != got
+    else:
+        assert got == expected
+        assert type(got) is type(expected)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import copy
+import math
+import struct
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collector.reading import Reading
 from collector.sinks.line_protocol import to_line
 from collector.sources.senec.fields import FIELDS
 from collector.sources.senec.normalise import (
     MAPPING,
+    KeyPlan,
     compute_fields,
     decode_answer,
     device_time,
@@ -283,3 +289,107 @@ def test_rounding_is_half_away_from_zero(value: float, integer: int, decimal: fl
     assert round_int(value) == integer
     assert round1(value) == decimal
     assert str(round1(-0.04)) == "0.0"
+
+
+WIDE = Context(prec=400)
+
+
+def _round_int_reference(value: float) -> int:
+    return int(Decimal(repr(value)).quantize(Decimal(1), ROUND_HALF_UP, WIDE))
+
+
+def _round1_reference(value: float) -> float:
+    return float(Decimal(repr(value)).quantize(Decimal("0.1"), ROUND_HALF_UP, WIDE)) + 0.0
+
+
+FLOAT32 = st.binary(min_size=4, max_size=4).map(lambda b: struct.unpack(">f", b)[0])
+DECIMALS = st.integers(-(10**7), 10**7).map(lambda n: n / 100) | st.integers(-(10**6), 10**6).map(
+    lambda n: n / 20
+)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64) | FLOAT32 | DECIMALS)
+def test_rounding_equals_rounding_the_decimal_form(value: float) -> None:
+    if not math.isfinite(value):
+        return
+    assert round_int(value) == _round_int_reference(value)
+    if abs(value) < 1e307:  # (ten times more is no float)
+        result = round1(value)
+        assert result == _round1_reference(value)
+        assert math.copysign(1.0, result) == math.copysign(1.0, _round1_reference(value))
+
+
+# --- the learnt shape: the fast path gives what the general path gives ---------------------
+
+RECORDED = sorted(p.name for p in RECORDINGS.glob("senec-local-*.response.json"))
+
+
+def _general(answer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    values = decode_answer(answer, ALL_KEYS)  # a list of keys: no plan, the general path
+    return _outcome(values)
+
+
+def _outcome(values: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    fields = compute_fields(values, ALL, StateNames("de"))
+    return fields, dict(values.numeric), dict(values.problems)
+
+
+ALL_KEYS = wanted_keys(ALL)
+
+
+@pytest.mark.parametrize("learnt_from", RECORDED)
+@pytest.mark.parametrize("answer", RECORDED)
+def test_a_plan_decodes_every_recording_as_the_general_path_does(
+    learnt_from: str, answer: str
+) -> None:
+    plan = KeyPlan(ALL_KEYS)
+    decode_answer(recording(learnt_from), plan)
+    later = recording(answer)
+    assert _outcome(decode_answer(later, plan)) == _general(later)
+
+
+VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "fl_7FC00000",
+            "fl_7F800000",
+            "fl_FF800000",
+            "fl_7F7FFFFF",
+            "fl_42C8",
+            "fl_42C8000G",
+            "fl_42C8 000",
+            "u8_0F",
+            "u8_FFF",
+            "i3_FFFFFF88",
+            "u3_-1",
+            "u8_0x",
+            "st_0826",
+            "er_02",
+            "VARIABLE_NOT_FOUND",
+            "FILE_VARIABLE_NOT_READABLE_x",
+            "",
+            "fl_00000000",
+        ]
+    ),
+    st.text(max_size=12),
+    st.integers(),
+    st.lists(st.sampled_from(["fl_00000000", "fl_42C80000", "u8_01", "fl_7FC00000"]), max_size=5),
+)
+
+
+@given(st.data())
+def test_a_changed_answer_decodes_as_the_general_path_says(data: st.DataObject) -> None:
+    """Whatever one variable turns into, the plan's answer equals the general path's."""
+    base = recording("senec-local-2024-11-02.response.json")
+    plan = KeyPlan(ALL_KEYS)
+    decode_answer(copy.deepcopy(base), plan)
+    assert plan.shape is not None
+    changed = copy.deepcopy(base)
+    for _ in range(data.draw(st.integers(1, 3))):
+        key = data.draw(st.sampled_from(ALL_KEYS))
+        section, _, name = key.partition(".")
+        if data.draw(st.booleans()) or section not in changed:
+            changed.setdefault(section, {})[name] = data.draw(VALUES)
+        else:
+            changed[section].pop(name, None)
+    assert _outcome(decode_answer(copy.deepcopy(changed), plan)) == _general(changed)

@@ -87,18 +87,63 @@ class ValueDecodeError(ValueError):
         super().__init__(f"{reason}: {shown!r}")
 
 
+_SENTINELS: dict[str, Sentinel] = {sentinel.value: sentinel for sentinel in Sentinel}
+_UNREADABLE = Sentinel.FILE_VARIABLE_NOT_READABLE.value
+
+
 def _sentinel(raw: str) -> Sentinel | None:
-    for sentinel in Sentinel:
-        # FILE_VARIABLE_NOT_READABLE comes with a suffix on some firmware.
-        if raw == sentinel.value or (
-            sentinel is Sentinel.FILE_VARIABLE_NOT_READABLE and raw.startswith(sentinel.value)
-        ):
-            return sentinel
-    return None
+    found = _SENTINELS.get(raw)
+    if found is None and raw.startswith(_UNREADABLE):  # with a suffix on some firmware
+        return Sentinel.FILE_VARIABLE_NOT_READABLE
+    return found
+
+
+_FLOAT = struct.Struct(">f").unpack
+# For the integer types: (hex digits at most, bits, signed), by the first three characters.
+INT_PREFIXES: dict[str, tuple[int, int, bool]] = {
+    f"{vtype}_": (bits // 4, bits, vtype in SIGNED) for vtype, bits in INT_BITS.items()
+}
 
 
 def decode_value(raw: str) -> Decoded:
-    """Decode one typed scalar string."""
+    """Decode one typed scalar string.
+
+    The common forms are decoded on a fast path; anything else (sentinels, errors, malformed
+    values) goes through `_decode_checked`, which checks every rule and says what is wrong.
+    """
+    head = raw[:3]
+    if head == "fl_":
+        payload = raw[3:]
+        if len(payload) == 8:
+            try:
+                value: float = _FLOAT(bytes.fromhex(payload))[0]
+                return value
+            except (ValueError, struct.error):
+                pass
+    elif head in INT_PREFIXES:
+        digits, bits, signed = INT_PREFIXES[head]
+        payload = raw[3:]
+        # ASCII letters and digits only: int() would also take signs, "_", spaces, "0x"
+        if (
+            0 < len(payload) <= digits
+            and payload.isascii()
+            and payload.isalnum()
+            and payload[1:2] not in ("x", "X")
+        ):
+            try:
+                number = int(payload, 16)
+            except ValueError:
+                pass
+            else:
+                if signed and number >= 1 << (bits - 1):
+                    number -= 1 << bits
+                return number
+    elif head == "st_" or head == "ch_":
+        return raw[3:]
+    return _decode_checked(raw)
+
+
+def _decode_checked(raw: str) -> Decoded:
     sentinel = _sentinel(raw)
     if sentinel is not None:
         return sentinel
@@ -134,12 +179,9 @@ def decode(raw: object) -> DecodedOrArray:
     if isinstance(raw, str):
         return decode_value(raw)
     if isinstance(raw, list):
-        items: list[Decoded] = []
-        for item in raw:
-            if not isinstance(item, str):
-                raise ValueDecodeError(raw, "array element is not a string")
-            items.append(decode_value(item))
-        return items
+        if all(type(item) is str for item in raw):
+            return [decode_value(item) for item in raw]
+        raise ValueDecodeError(raw, "array element is not a string")
     raise ValueDecodeError(raw, f"expected a string or an array, got {type(raw).__name__}")
 
 

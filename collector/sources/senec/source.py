@@ -22,6 +22,8 @@ from collector.reading import Reading
 from collector.sources.senec.codec import decode_response, encode_request
 from collector.sources.senec.normalise import (
     MAPPING,
+    FieldPlan,
+    KeyPlan,
     compute_fields,
     decode_answer,
     device_time,
@@ -75,8 +77,10 @@ class SenecLocalSource:
         self.measurement = settings.measurement
         ignored = set(settings.ignored_fields)
         self.fields = [name for name in MAPPING if name not in ignored]
-        self._keys = wanted_keys(self.fields)
-        self._body = encode_request(request_sections(self._keys))
+        keys = wanted_keys(self.fields)
+        self._body = encode_request(request_sections(keys))
+        self._keys = KeyPlan(keys)  # learns the answer's shape: later answers decode in batches
+        self._plan = FieldPlan(self.fields)
         self.states = StateNames(settings.language)
         self._states_due = 0.0  # monotonic time of the next language file read
         self._states_retry = STATE_NAMES_RETRY_FIRST
@@ -126,7 +130,7 @@ class SenecLocalSource:
         if "current_state" in self.fields and time.monotonic() >= self._states_due:
             await self._refresh_states()
 
-        fields = compute_fields(values, self.fields, self.states)
+        fields = compute_fields(values, self._plan, self.states)
         moment = device_time(values)
         if moment is None:
             moment = poll_time
