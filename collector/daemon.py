@@ -50,14 +50,11 @@ class Running:
         """
         tags = dict(self.config.tags)
         catalogue = self.kind.fields
-        previous: list[int] = []
-        log = get_logger(source=self.instance.name)
+        last = _LastSecond(get_logger(source=self.instance.name))
 
         def emit(reading: Reading, done: Callable[[bool], None]) -> None:
-            if previous and previous[0] == reading.timestamp:
-                log.debug("reading skipped: same second as the one before", time=reading.time)
+            if last.repeated(reading):
                 return
-            previous[:] = [reading.timestamp]
             if tags:
                 reading = dataclasses.replace(reading, tags={**tags, **reading.tags})
             check_fields(reading.fields, catalogue)
@@ -74,6 +71,35 @@ class Running:
         if self.config.tags:
             context["tags"] = ",".join(f"{k}={v}" for k, v in sorted(self.config.tags.items()))
         return context
+
+
+STILL_CLOCK_AFTER = 3  # readings of one second in a row before the clock is called frozen
+
+
+class _LastSecond:
+    """The previous reading's second of one instance; says once when the clock stands still."""
+
+    def __init__(self, log: Any) -> None:
+        self.second: int | None = None
+        self.skipped = 0
+        self._log = log
+
+    def repeated(self, reading: Reading) -> bool:
+        if reading.timestamp != self.second:
+            if self.skipped >= STILL_CLOCK_AFTER:
+                self._log.info("device clock moves again", skipped=self.skipped)
+            self.second, self.skipped = reading.timestamp, 0
+            return False
+        self.skipped += 1
+        self._log.debug("reading skipped: same second as the one before", time=reading.time)
+        if self.skipped == STILL_CLOCK_AFTER:
+            self._log.warning(
+                "device clock stands still",
+                time=reading.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                note="readings with the time of the previous one are the same point in InfluxDB "
+                "and are skipped until the device's clock moves",
+            )
+        return True
 
 
 def build_instances(config: Config) -> list[Running]:

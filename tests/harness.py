@@ -72,6 +72,16 @@ def senec_settings(simulator: SenecSimulator, ca_file: Path | None = None) -> di
     return settings
 
 
+def record_wait(what: str, waited: float, limit: float) -> None:
+    """With TEST_WAITS_LOG set, each wait's time and limit go there (how close to flaky?)."""
+    path = os.environ.get("TEST_WAITS_LOG")
+    if path:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+        entry = {"test": test, "what": what, "waited": round(waited, 3), "limit": limit}
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+
 class Collector:
     """`python -m collector [args]` in a working directory of its own, logging JSON.
 
@@ -114,9 +124,11 @@ class Collector:
     def wait_for(
         self, condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
     ) -> None:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while time.monotonic() < deadline:
             if condition():
+                record_wait(what, time.monotonic() - started, timeout)
                 return
             if self.process.poll() is not None:
                 break

@@ -15,18 +15,6 @@ import pytest
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from tests.harness import clean_environment, run_collector, senec_settings
 
-MINIMAL = {
-    "SENEC_HOST": "192.0.2.10",
-    "INFLUX_HOST": "influxdb",
-    "INFLUX_ORG": "home",
-    "INFLUX_BUCKET": "solar",
-    "INFLUX_TOKEN": "t0ken",
-}
-
-
-def without(name: str) -> dict[str, str]:
-    return {k: v for k, v in MINIMAL.items() if k != name}
-
 
 @pytest.fixture
 def simulator() -> Iterator[SenecSimulator]:

@@ -60,13 +60,18 @@ def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
             tmp_path / "c",
             {**senec_settings(sim, ca), **v1_settings(influxdb1, database, measurement)},
         )
-        collector.wait_events("reading", 2)
+        collector.wait_events("reading", 1)
+        collector.wait_events("device clock stands still", 1)  # polled on, the same second
         assert collector.stop() == 0
     finally:
         sim.stop()
 
+    # The recorded clock does not move: the first poll is the one reading and the one point.
+    assert len(collector.named("reading")) == 1
+    [still] = collector.named("device clock stands still")
+    assert still["time"] == "2025-07-24T08:29:26Z"
     points = influxdb1.points(database, measurement)
-    assert len(points) == 1  # the device clock did not move: every poll wrote the same point
+    assert len(points) == 1
     point = points[0]
     assert point["time"] == 1753345766
     expected = {

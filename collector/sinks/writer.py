@@ -51,7 +51,6 @@ class Writer:
         self.delivered = 0
         self.rejected = 0
         self.last_error: str | None = None
-        self.last_success: float | None = None  # wall clock
         self._log = get_logger(component="writer")
         self._backoff = wait_exponential_jitter(initial=1, max=max_backoff, jitter=1)
         self._shutdown = asyncio.Event()
@@ -64,10 +63,6 @@ class Writer:
     @property
     def pending(self) -> int:
         return self.queue.pending
-
-    @property
-    def in_outage(self) -> bool:
-        return self._outage_since is not None
 
     def begin_shutdown(self, grace: float) -> None:
         self._deadline = time.monotonic() + grace
@@ -114,7 +109,6 @@ class Writer:
     async def _confirmed(self, items: list[Item]) -> None:
         await self.queue.remove(items)
         self.delivered += len(items)
-        self.last_success = time.time()
         if self._outage_since is not None:
             self._catching_up += len(items)
             if len(items) < self.batch_size:  # the backlog fitted: caught up

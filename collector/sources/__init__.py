@@ -23,6 +23,7 @@ import argparse
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Protocol
 
 from collector.reading import Catalogue, Reading
@@ -116,6 +117,20 @@ class KindCommand:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+
+    @classmethod
+    def lazy(cls, name: str, help: str, module: str) -> KindCommand:
+        """A command whose module (with `add_arguments` and `run_from_arguments`) is imported
+        only when the command line is built or the command runs."""
+
+        def add_arguments(parser: argparse.ArgumentParser) -> None:
+            import_module(module).add_arguments(parser)
+
+        def run(args: argparse.Namespace) -> int:
+            result: int = import_module(module).run_from_arguments(args)
+            return result
+
+        return cls(name, help, add_arguments, run)
 
 
 @dataclass(frozen=True)

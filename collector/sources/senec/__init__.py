@@ -6,8 +6,6 @@ is cheap (settings and catalogue only); the HTTP client and the simulator load w
 
 from __future__ import annotations
 
-import argparse
-
 from collector.sources import Instance, InstanceConfig, KindCommand, SourceKind
 from collector.sources.senec.fields import FIELDS
 from collector.sources.senec.settings import SenecSettings
@@ -24,18 +22,6 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
     return instances
 
 
-def _simulator_arguments(parser: argparse.ArgumentParser) -> None:
-    from collector.sources.senec.simulator import add_arguments
-
-    add_arguments(parser)
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    from collector.sources.senec.simulator import run_from_arguments
-
-    return run_from_arguments(args)
-
-
 KIND = SourceKind(
     name="senec",
     description="SENEC home battery, read locally (lala.cgi over HTTPS or HTTP)",
@@ -44,5 +30,7 @@ KIND = SourceKind(
     fields=FIELDS,
     build=build,
     env_triggers=("host", "adapter"),
-    simulator=KindCommand("senec", "a SENEC battery's lala.cgi", _simulator_arguments, _simulate),
+    simulator=KindCommand.lazy(
+        "senec", "a SENEC battery's lala.cgi", "collector.sources.senec.simulator"
+    ),
 )

@@ -6,7 +6,6 @@ is cheap (settings and catalogue); the client, the simulator and discovery load 
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 
 from collector.settings import format_address
@@ -49,30 +48,6 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
     return instances
 
 
-def _simulator_arguments(parser: argparse.ArgumentParser) -> None:
-    from collector.sources.sma.simulator import add_arguments
-
-    add_arguments(parser)
-
-
-def _simulate(args: argparse.Namespace) -> int:
-    from collector.sources.sma.simulator import run_from_arguments
-
-    return run_from_arguments(args)
-
-
-def _discover_arguments(parser: argparse.ArgumentParser) -> None:
-    from collector.sources.sma.discover import add_arguments
-
-    add_arguments(parser)
-
-
-def _discover(args: argparse.Namespace) -> int:
-    from collector.sources.sma.discover import run_from_arguments
-
-    return run_from_arguments(args)
-
-
 KIND = SourceKind(
     name="sma",
     description="SMA inverters over Speedwire (UDP 9522; encryption off)",
@@ -81,19 +56,17 @@ KIND = SourceKind(
     fields=FIELDS,
     build=build,
     series_tag="serial",
-    simulator=KindCommand(
+    simulator=KindCommand.lazy(
         "sma",
         "SMA inverters speaking Speedwire (UDP) on 127.0.0.1",
-        _simulator_arguments,
-        _simulate,
+        "collector.sources.sma.simulator",
     ),
     commands=(
-        KindCommand(
+        KindCommand.lazy(
             "discover",
             "find SMA Speedwire devices (multicast on the LAN, and the given addresses) and "
             "print their address, serial, type and software version",
-            _discover_arguments,
-            _discover,
+            "collector.sources.sma.discover",
         ),
     ),
 )

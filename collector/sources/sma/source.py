@@ -33,6 +33,7 @@ from collector.sources.sma.registers import (
     RegisterRole,
     status_name,
 )
+from collector.sources.sma.settings import SmaSettings
 
 NIGHT_INTERVAL = 60.0
 STATUS_OFF = 303
@@ -120,7 +121,8 @@ class SmaSource:
 
     async def _session(self) -> tuple[SpeedwireClient, Address]:
         if self._client is None:
-            self._client = SpeedwireClient(timeout=self._request_timeout, retries=2)
+            retries = SmaSettings.attempts - 1
+            self._client = SpeedwireClient(timeout=self._request_timeout, retries=retries)
             await self._client.open()
         if self._device is None:
             self._device = await self._client.login(self.target, self._password, self._group)
