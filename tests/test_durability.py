@@ -99,6 +99,7 @@ def test_sigkill_with_a_backlog_loses_nothing(
         "INFLUX_MEASUREMENT": measurement,
         "DATA_DIR": str(data_dir),
         "HEALTH_BACKLOG_GROWING": "12s",
+        "HEALTH_EVERY": "1",  # the backlog trend is sampled at every heartbeat
     }
     first = Collector(
         tmp_path / "first", {**common, "INFLUX_URL": f"http://127.0.0.1:{free_port()}"}
