@@ -146,15 +146,18 @@ class Listener:
             _Receiver, local_addr=("127.0.0.1", self.settings.port)
         )
         try:
+            # The first window is a whole interval at least: one that closes just after the
+            # socket opened has heard nothing yet, which is no failure.
+            end = (math.floor(time.time() / self.interval) + 2) * self.interval
             while not stop.is_set():
                 now = time.time()
-                end = (math.floor(now / self.interval) + 1) * self.interval
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=end - now)
                 values, receiver.values = receiver.values, []
                 if stop.is_set():
                     return
                 self._emit(values, end, emit)
+                end = (math.floor(time.time() / self.interval) + 1) * self.interval
         finally:
             transport.close()
 

@@ -10,7 +10,8 @@ Every instance is run the same way, `await instance.run(emit, stop)`, until `sto
 - a polled kind asks its device on a schedule: it implements `Poller` and is wrapped in
   `collector.loop.PollLoop`, which does the scheduling, back-off and logging;
 - a pushed kind (a device that sends on its own) listens, and emits one reading per interval
-  from what arrived; it implements `Instance` itself.
+  from what arrived; it implements `Instance` itself. Its first window must be a whole
+  interval: one that closes just after the socket opened has heard nothing, which is no failure.
 
 `emit(reading, done)` hands a reading to the queue without waiting; `done(on_disk)` is called
 once it is stored (on disk, or only in memory when DATA_DIR cannot be written), which is when
