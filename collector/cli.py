@@ -306,10 +306,9 @@ def data_dir_setting() -> Path:
         except (OSError, ValueError, AttributeError):
             value = ""
     if not value and Path(".env").is_file():
-        for line in Path(".env").read_text(encoding="utf-8", errors="replace").splitlines():
-            name, sep, rest = line.strip().partition("=")
-            if sep and name.strip() == "DATA_DIR":
-                value = rest.strip().strip("'\"")
+        from dotenv import dotenv_values  # (only when there is a .env: the check stays cheap)
+
+        value = (dotenv_values(".env").get("DATA_DIR") or "").strip()
     return Path(value or "data")
 
 

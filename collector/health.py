@@ -68,10 +68,15 @@ class BacklogTrend:
         return self.since if self.since is not None and pending > self.lowest else None
 
 
-def fallback_path(data_dir: Path) -> Path:
-    """Where the heartbeat goes when DATA_DIR cannot be written (named after DATA_DIR)."""
+def beside_data_dir(data_dir: Path, stem: str, suffix: str = "") -> Path:
+    """A file in the temporary directory named after DATA_DIR, for when it cannot be written."""
     key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"collector-health-{key}.json"
+    return Path(tempfile.gettempdir()) / f"{stem}-{key}{suffix}"
+
+
+def fallback_path(data_dir: Path) -> Path:
+    """Where the heartbeat goes when DATA_DIR cannot be written."""
+    return beside_data_dir(data_dir, "collector-health", ".json")
 
 
 def write_health(

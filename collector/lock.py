@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from collector.errors import CollectorError
+from collector.health import beside_data_dir
 
 LOCK_FILE = "collector.lock"
 
@@ -37,8 +36,7 @@ class DataDirLock:
             path = data_dir / LOCK_FILE
             handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError:
-            key = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
-            path = Path(tempfile.gettempdir()) / f"collector-lock-{key}"
+            path = beside_data_dir(data_dir, "collector-lock")
             handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

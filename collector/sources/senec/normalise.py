@@ -198,14 +198,17 @@ def decode_answer(answer: Sections, keys: Iterable[str] | KeyPlan) -> Values:
     With a KeyPlan that has seen an answer before, an answer of the same shape is decoded in
     batches; see KeyPlan.
     """
-    plan = keys if isinstance(keys, KeyPlan) else KeyPlan(keys)
-    if plan.shape is not None:
-        values = plan.decode(answer)
-        if values is not None:
-            return values
+    if not isinstance(keys, KeyPlan):  # no plan to keep: the general path only
+        values = Values()
+        _decode_each(answer, _split(keys), values)
+        return values
+    if keys.shape is not None:
+        batched = keys.decode(answer)
+        if batched is not None:
+            return batched
     values = Values()
-    _decode_each(answer, plan.keys, values)
-    plan.learn(answer, values)
+    _decode_each(answer, keys.keys, values)
+    keys.learn(answer, values)
     return values
 
 
