@@ -7,11 +7,12 @@ Same bytes, same run. Each way starts from the answer's bytes:
 
 - pysenec: `json.loads` and `pysenec.util.parse` (hex strings to numbers; maps nothing, checks
   nothing: the floor for any Python decoder of this format);
-- ours, as the source does it at every poll after the first: `decode_response`, `decode_answer`
-  with the source's KeyPlan (which has learnt the answer's shape), `compute_fields` for all
+- ours, as the source does it at every poll after the first: `decode_body` with the source's
+  KeyPlan (which has learnt the answer's text from the first one), `compute_fields` for all
   fields, and `device_time`; every check included (sentinels, types, finiteness, range,
   rounding half away from zero);
-- ours, the general path (no learnt shape: the first answer, or one that differs).
+- ours, the general path (no learnt shape: the first answer, or one that differs):
+  `decode_response` (json.loads and checks), `decode_answer`, `compute_fields`, `device_time`.
 
 The ways are timed in alternation, 40 batches of 500 each, and the fastest batch of each counts
 (the least disturbed by the machine). Prints µs per answer and the ratios to pysenec.
@@ -32,12 +33,12 @@ from collector.sources.senec.codec import decode_response
 from collector.sources.senec.normalise import (
     MAPPING,
     FieldPlan,
-    KeyPlan,
     compute_fields,
     decode_answer,
     device_time,
     wanted_keys,
 )
+from collector.sources.senec.shape import KeyPlan, decode_body
 from collector.sources.senec.states import StateNames
 
 RECORDINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "recordings"
@@ -61,7 +62,7 @@ def main() -> int:
     plan, fields, states = KeyPlan(keys), FieldPlan(names), StateNames("de")
 
     def ours() -> dict[str, Any]:
-        values = decode_answer(decode_response(body), plan)
+        values = decode_body(body, plan)
         device_time(values)
         return compute_fields(values, fields, states)
 

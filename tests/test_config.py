@@ -15,6 +15,7 @@ from collector.config import Config, load_config, secret_keys, variable_of
 from collector.errors import ConfigError
 from collector.settings import PolledSettings, parse_address
 from collector.sources import load_kinds
+from collector.sources.senec.settings import SenecSettings
 from tests.harness import run_collector
 
 MINIMAL = {
@@ -353,7 +354,9 @@ def test_environment_overrides_the_file_and_adds_an_instance(tmp_path: Path) -> 
     assert config.log.format == "console"
     assert config.runtime.shutdown_grace == 9
     assert [i.name for i in config.instances] == ["senec", "roof", "sma", "senec-2"]
-    assert config.instances[3].settings.host == "192.0.2.99"
+    settings = config.instances[3].settings
+    assert isinstance(settings, SenecSettings)
+    assert settings.host == "192.0.2.99"
 
 
 FILE_PROBLEMS = [

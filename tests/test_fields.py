@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import struct
 from datetime import UTC, datetime
@@ -13,12 +14,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collector.errors import ProtocolError
 from collector.reading import Reading
 from collector.sinks.line_protocol import to_line
+from collector.sources.senec.codec import decode_response
 from collector.sources.senec.fields import FIELDS
 from collector.sources.senec.normalise import (
     MAPPING,
-    KeyPlan,
     compute_fields,
     decode_answer,
     device_time,
@@ -27,6 +29,7 @@ from collector.sources.senec.normalise import (
     round_int,
     wanted_keys,
 )
+from collector.sources.senec.shape import KeyPlan, decode_body
 from collector.sources.senec.states import StateNames
 from tests.conftest import RECORDINGS, recording
 
@@ -42,7 +45,7 @@ def fields_of(
 
 
 # The decoded reference samples (senec-collector-anchor.md §2.5 and influx-v2-write-example.txt).
-REFERENCE = {
+REFERENCE: dict[str, dict[str, Any]] = {
     "2025-07-24": dict(
         current_state_code=56,
         current_state="PEAK-SHAVING: WARTEN",
@@ -322,19 +325,48 @@ def test_rounding_equals_rounding_the_decimal_form(value: float) -> None:
 # --- the learnt shape: the fast path gives what the general path gives ---------------------
 
 RECORDED = sorted(p.name for p in RECORDINGS.glob("senec-local-*.response.json"))
+ALL_KEYS = wanted_keys(ALL)
+Outcome = tuple[dict[str, Any], dict[str, Any], dict[str, str]]
 
 
-def _general(answer: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    values = decode_answer(answer, ALL_KEYS)  # a list of keys: no plan, the general path
-    return _outcome(values)
-
-
-def _outcome(values: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+def _outcome(values: Any) -> Outcome:
     fields = compute_fields(values, ALL, StateNames("de"))
     return fields, dict(values.numeric), dict(values.problems)
 
 
-ALL_KEYS = wanted_keys(ALL)
+def _general(body: bytes) -> Outcome | str:
+    """What the general path makes of a body: its outcome, or the ProtocolError's message."""
+    try:
+        answer = decode_response(body)
+    except ProtocolError as exc:
+        return str(exc)
+    return _outcome(decode_answer(answer, ALL_KEYS))
+
+
+def _planned(plan: KeyPlan, body: bytes) -> Outcome | str:
+    try:
+        return _outcome(decode_body(body, plan))
+    except ProtocolError as exc:
+        return str(exc)
+
+
+def _learnt(body: bytes) -> KeyPlan:
+    plan = KeyPlan(ALL_KEYS)
+    decode_body(body, plan)
+    assert plan.shape is not None
+    return plan
+
+
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "compact": {"separators": (",", ":")},
+    "spaced": {},
+    "indented": {"indent": 2},
+    "tabs": {"indent": "\t", "separators": (" , ", " : ")},
+}
+
+
+def _body(answer: Any, layout: str = "compact") -> bytes:
+    return json.dumps(answer, **LAYOUTS[layout]).encode()
 
 
 @pytest.mark.parametrize("learnt_from", RECORDED)
@@ -343,9 +375,51 @@ def test_a_plan_decodes_every_recording_as_the_general_path_does(
     learnt_from: str, answer: str
 ) -> None:
     plan = KeyPlan(ALL_KEYS)
-    decode_answer(recording(learnt_from), plan)
-    later = recording(answer)
-    assert _outcome(decode_answer(later, plan)) == _general(later)
+    decode_body((RECORDINGS / learnt_from).read_bytes(), plan)  # learns if it had no problem
+    later = (RECORDINGS / answer).read_bytes()
+    assert _planned(plan, later) == _general(later)
+    if answer == learnt_from and plan.shape is not None:
+        assert plan.decode(later) is not None  # the fast path took it
+
+
+def test_the_recordings_of_whole_answers_teach_a_shape() -> None:
+    learnt = []
+    for name in RECORDED:
+        plan = KeyPlan(ALL_KEYS)
+        decode_body((RECORDINGS / name).read_bytes(), plan)
+        if plan.shape is not None:
+            learnt.append(name)
+    assert "senec-local-2024-11-02.response.json" in learnt
+    assert "senec-local-2025-07-24.response.json" in learnt
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_fast_path_takes_any_whitespace(layout: str) -> None:
+    """Learnt from the recording as the device writes it; the same answer in another layout
+    is decoded by the learnt shape, and to the same outcome."""
+    plan = _learnt((RECORDINGS / "senec-local-2024-11-02.response.json").read_bytes())
+    body = _body(recording("senec-local-2024-11-02.response.json"), layout)
+    assert plan.decode(body) is not None
+    assert _planned(plan, body) == _general(body)
+
+
+def test_the_fast_path_declines_what_it_cannot_vouch_for() -> None:
+    base = recording("senec-local-2024-11-02.response.json")
+    plan = _learnt(_body(base))
+    declined = {
+        "a sentinel": _with(base, "ENERGY.GUI_HOUSE_POW", "VARIABLE_NOT_FOUND"),
+        "NaN": _with(base, "ENERGY.GUI_HOUSE_POW", "fl_7FC00000"),
+        "short digits": _with(base, "ENERGY.STAT_STATE", "u8_F"),
+        "another type": _with(base, "ENERGY.STAT_STATE", "u1_000F"),
+        "a shorter array": _with(base, "PV1.MPP_POWER", ["fl_00000000", "fl_00000000"]),
+        "an escaped text": _with(base, "WIZARD.APPLICATION_VERSION", 'st_08"26'),
+    }
+    for what, answer in declined.items():
+        body = _body(answer)
+        assert plan.decode(body) is None, what
+        assert _planned(plan, body) == _general(body), what
+    assert plan.decode(_body(base) + b"x") is None
+    assert plan.decode(_body(base)) is not None
 
 
 VALUES = st.one_of(
@@ -355,15 +429,22 @@ VALUES = st.one_of(
             "fl_7F800000",
             "fl_FF800000",
             "fl_7F7FFFFF",
+            "fl_5F000000",  # 2**63
+            "fl_DF000000",  # -2**63
             "fl_42C8",
             "fl_42C8000G",
             "fl_42C8 000",
             "u8_0F",
+            "u8_F",
             "u8_FFF",
+            "u6_FFFFFFFFFFFFFFFF",
+            "u6_7FFFFFFFFFFFFFFF",
             "i3_FFFFFF88",
+            "i1_8000",
             "u3_-1",
             "u8_0x",
             "st_0826",
+            "ch_x",
             "er_02",
             "VARIABLE_NOT_FOUND",
             "FILE_VARIABLE_NOT_READABLE_x",
@@ -381,9 +462,7 @@ VALUES = st.one_of(
 def test_a_changed_answer_decodes_as_the_general_path_says(data: st.DataObject) -> None:
     """Whatever one variable turns into, the plan's answer equals the general path's."""
     base = recording("senec-local-2024-11-02.response.json")
-    plan = KeyPlan(ALL_KEYS)
-    decode_answer(copy.deepcopy(base), plan)
-    assert plan.shape is not None
+    plan = _learnt(_body(base))
     changed = copy.deepcopy(base)
     for _ in range(data.draw(st.integers(1, 3))):
         key = data.draw(st.sampled_from(ALL_KEYS))
@@ -392,4 +471,25 @@ def test_a_changed_answer_decodes_as_the_general_path_says(data: st.DataObject) 
             changed.setdefault(section, {})[name] = data.draw(VALUES)
         else:
             changed[section].pop(name, None)
-    assert _outcome(decode_answer(copy.deepcopy(changed), plan)) == _general(changed)
+    body = _body(changed, data.draw(st.sampled_from(list(LAYOUTS))))
+    assert _planned(plan, body) == _general(body)
+
+
+@given(st.data())
+def test_a_garbled_body_decodes_as_the_general_path_says(data: st.DataObject) -> None:
+    """Bytes changed, inserted or removed anywhere: the learnt shape either declines the body
+    or decodes it exactly as parsing the JSON does; a body that is no JSON is refused alike."""
+    body = bytearray((RECORDINGS / "senec-local-2024-11-02.response.json").read_bytes())
+    plan = _learnt(bytes(body))
+    alphabet = b' \t\n\r"\\,:{}[]_0123456789ABCDEFfl\x00\xc3\xff'
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(body) - 1))
+        byte = data.draw(st.sampled_from(alphabet))
+        action = data.draw(st.sampled_from(["replace", "insert", "delete"]))
+        if action == "replace":
+            body[at] = byte
+        elif action == "insert":
+            body.insert(at, byte)
+        else:
+            del body[at]
+    assert _planned(plan, bytes(body)) == _general(bytes(body))

@@ -362,6 +362,7 @@ def test_health_falls_back_to_the_temporary_directory(tmp_path: Path) -> None:
 def test_the_data_dir_advice_fits_the_cause(tmp_path: Path, error: OSError, advice: str) -> None:
     message = data_dir_problem(tmp_path / "data", error, "written")
     assert advice in message
+    assert error.strerror is not None
     assert error.strerror in message
     if error.errno != errno.EACCES:
         assert "chown" not in message

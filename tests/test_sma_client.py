@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TypeVar
 
 import pytest
@@ -61,7 +61,7 @@ async def _login_and(
 
 
 def test_login_and_every_query(simulator: SmaSimulator, inverter: SmaInverter) -> None:
-    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> dict[str, object]:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> Mapping[str, object]:
         device = await client.login(where, "0000", codec.GROUP_USER)
         assert device == inverter.address
         return await client.query_all(where, device, list(QUERIES), pipelined=False)

@@ -19,19 +19,18 @@ from collector import __version__
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources.senec.codec import decode_response, encode_request
+from collector.sources.senec.codec import encode_request
 from collector.sources.senec.normalise import (
     MAPPING,
     FieldPlan,
-    KeyPlan,
     compute_fields,
-    decode_answer,
     device_time,
     request_sections,
     state_code_of,
     wanted_keys,
 )
 from collector.sources.senec.settings import SenecSettings
+from collector.sources.senec.shape import KeyPlan, decode_body
 from collector.sources.senec.states import (
     LANGUAGE_FILES,
     StateNames,
@@ -79,7 +78,7 @@ class SenecLocalSource:
         self.fields = [name for name in MAPPING if name not in ignored]
         keys = wanted_keys(self.fields)
         self._body = encode_request(request_sections(keys))
-        self._keys = KeyPlan(keys)  # learns the answer's shape: later answers decode in batches
+        self._keys = KeyPlan(keys)  # learns the answer's text: later answers decode in one pass
         self._plan = FieldPlan(self.fields)
         self.states = StateNames(settings.language)
         self._states_due = 0.0  # monotonic time of the next language file read
@@ -119,8 +118,7 @@ class SenecLocalSource:
         started = time.monotonic()
         body = await self._request("POST", "/lala.cgi", self._body)
         duration_ms = round((time.monotonic() - started) * 1000)
-        answer = decode_response(body)
-        values = decode_answer(answer, self._keys)
+        values = decode_body(body, self._keys)
 
         code = state_code_of(values) if "current_state" in self.fields else None
         unknown = code is not None and not self.states.knows(code)
