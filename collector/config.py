@@ -421,16 +421,14 @@ def load_config(
         tables[table.name] = validate(table.model, raw, name_of, problems)
 
     drafts = _drafts_from_file(document, file_name, kinds, collect, problems)
-    drafts += _drafts_from_env(env, kinds, collect)
+    before = len(problems)
+    drafts += _drafts_from_env(env, kinds, collect, problems)
+    selector_refused = len(problems) > before
     instances = _instances(drafts, problems, warnings, origins)
     unknown = _unknown_variables(env, kinds)
-    attempted = drafts or document.get("source") or unreadable
+    attempted = drafts or document.get("source") or unreadable or selector_refused
     if not instances and not attempted:
-        triggers = ", ".join(
-            variable_of(kind.settings, kind.env_prefix, key)
-            for kind in kinds.values()
-            for key in kind.env_triggers[:1]
-        )
+        triggers = ", ".join(_trigger(kind) for kind in kinds.values())
         problems.append(
             f"no source configured: set {triggers}, or name a TOML file in {CONFIG_VARIABLE}"
             + ("" if not unknown else f" ({'; '.join(unknown)})")
@@ -524,18 +522,42 @@ def _tags(value: Any, where: str, problems: list[str]) -> dict[str, str]:
 
 
 def _drafts_from_env(
-    env: Environment, kinds: dict[str, SourceKind], collect: _Collector
+    env: Environment, kinds: dict[str, SourceKind], collect: _Collector, problems: list[str]
 ) -> list[_Draft]:
     drafts = []
+    claimed: dict[str, list[str]] = {}  # selector variable -> the values kinds claim
     for kind in kinds.values():
         model = kind.settings
+        if kind.env_selector is not None:
+            key, value, by_default = kind.env_selector
+            variable = variable_of(model, kind.env_prefix, key)
+            claimed.setdefault(variable, []).append(value)
+            given = env.values.get(variable, "").strip().lower()
+            if given != value and (given or not by_default):
+                continue
+            if given == value and not by_default:  # the selector alone configures it
+                raw, origins = collect.from_env(kind.settings, kind.env_prefix, env)
+                drafts.append(_Draft(kind, None, {}, raw, origins, ""))
+                continue
         if not any(
             _set_apart_from_default(model, kind.env_prefix, k, env) for k in kind.env_triggers
         ):
             continue
         raw, origins = collect.from_env(kind.settings, kind.env_prefix, env)
         drafts.append(_Draft(kind, None, {}, raw, origins, ""))
+    for variable, values in claimed.items():
+        given = env.values.get(variable, "").strip().lower()
+        if given and given not in values:
+            problems.append(f"{variable}: {given!r} is none of {', '.join(values)}")
     return drafts
+
+
+def _trigger(kind: SourceKind) -> str:
+    """The variable that configures a kind from the environment, for "no source configured"."""
+    selector = kind.env_selector
+    if selector is not None and not selector[2]:
+        return f"{variable_of(kind.settings, kind.env_prefix, selector[0])}={selector[1]}"
+    return variable_of(kind.settings, kind.env_prefix, kind.env_triggers[0])
 
 
 def _set_apart_from_default(

@@ -109,6 +109,8 @@ def build_instances(config: Config) -> list[Running]:
         configs = [item for item in config.instances if item.kind == kind.name]
         if not configs:
             continue
+        state = config.runtime.data_dir / "state"
+        configs = [dataclasses.replace(item, state_dir=state / item.name) for item in configs]
         by_name = {item.name: item for item in configs}
         for instance in kind.build(configs):
             running.append(Running(instance, by_name[instance.name], kind))

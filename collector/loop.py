@@ -110,6 +110,10 @@ class PollLoop:
             self._failed(exc)
             return True
         self._recovered()
+        if reading is None:  # answered, nothing new: counted, not written
+            self.status.unchanged += 1
+            self.status.changed()
+            return True
         # Handed to the queue without waiting for the disk; logged as collected once it is
         # there (or, when the queue cannot be written, held in memory: on_disk=False).
         emit(reading, lambda on_disk: self._collected(reading, on_disk))

@@ -91,6 +91,21 @@ def lowercase(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def field_names(text: str) -> list[str]:
+    """The names of a comma-separated list such as SENEC_IGNORE's."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def known_fields(text: str, catalogue: Any) -> str:
+    """A list of field names, each of which the catalogue has; ValueError naming the others."""
+    unknown = [name for name in field_names(text) if name not in catalogue]
+    if unknown:
+        raise ValueError(
+            f"unknown field {', '.join(unknown)} (known: {', '.join(sorted(catalogue))})"
+        )
+    return text
+
+
 def not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")

@@ -45,7 +45,10 @@ def problems(env: dict[str, str], cwd: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("env", "line"),
     [
-        (without("SENEC_HOST"), "no source configured: set SENEC_HOST, SMA_HOST, or name a TOML"),
+        (
+            without("SENEC_HOST"),
+            "no source configured: set SENEC_HOST, SENEC_ADAPTER=cloud, SMA_HOST, or name a TOML",
+        ),
         ({**MINIMAL, "SENEC_HOST": "https://192.0.2.10"}, "SENEC_HOST: give only the host name"),
         (
             {**MINIMAL, "SENEC_HOST": "192.0.2.10:http"},
@@ -67,13 +70,14 @@ def problems(env: dict[str, str], cwd: Path) -> list[str]:
             "SENEC_CA_FILE: only makes sense with https",
         ),
         (
-            {**MINIMAL, "SENEC_ADAPTER": "cloud"},
-            "SENEC_ADAPTER: reading a SENEC through SENEC's cloud is not built yet",
+            {**MINIMAL, "SENEC_ADAPTER": "cloud", "SENEC_PASSWORD": "pw"},
+            "SENEC_USERNAME: is required",
         ),
         (
-            {**INFLUX, "SENEC_ADAPTER": "cloud"},
-            "SENEC_ADAPTER: reading a SENEC through SENEC's cloud is not built yet",
+            {**INFLUX, "SENEC_ADAPTER": "cloud", "SENEC_USERNAME": "me", "SENEC_PASSWORD": "x"},
+            "SENEC_USERNAME: must be the e-mail address you log in to mein-senec.de with",
         ),
+        ({**MINIMAL, "SENEC_ADAPTER": "clod"}, "SENEC_ADAPTER: 'clod' is none of local, cloud"),
         (without("INFLUX_HOST"), "INFLUX_HOST: is required (or give the whole INFLUX_URL)"),
         ({**MINIMAL, "INFLUX_URL": "influxdb:8086"}, "INFLUX_URL: must look like http://"),
         ({**MINIMAL, "INFLUX_URL": "http://u:p@influxdb:8086"}, "INFLUX_URL: must not contain"),
@@ -194,6 +198,9 @@ def test_influx_measurement_is_the_senec_measurement(tmp_path: Path) -> None:
 # --- secrets --------------------------------------------------------------------------------
 
 
+CLOUD = {"SENEC_ADAPTER": "cloud", "SENEC_USERNAME": "me@example.com", "SENEC_PASSWORD": "pw"}
+
+
 def secret_variables() -> list[tuple[str, str]]:
     """(variable, its kind or table) of every secret there is."""
     from collector.config import TABLES
@@ -219,20 +226,28 @@ def test_no_secret_appears_in_any_output(
 
     secret = "Zq9" * 7  # too long for a short password, no user:password for a v1 token
     base = {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_MEASUREMENT": "SMA"}
+    valid, invalid = secret[:12], secret + "é"
+    if owner == "senec-cloud":
+        base = {**without("SENEC_HOST"), **CLOUD}
+        if variable == "SENEC_TOTP_URI":  # a secret in a URI: the whole URI is secret
+            valid = f"otpauth://totp/SENEC:me?secret={'JBSWY3DPEHPK3PXP' * 2}&x={secret[:12]}"
+            invalid = f"otpauth://totp/SENEC:me?secret={secret}é"
+        else:
+            invalid = ""  # (any other password is one SENEC may accept)
     # valid enough to load: the secret shown by `collector config` as ***
-    config = load({**base, variable: secret[:12]}, tmp_path)
+    config = load({**base, variable: valid}, tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         _print_config(config)
     assert secret[:12] not in out.getvalue() + repr(config) + str(config.warnings)
     assert "***" in out.getvalue()
     # invalid: the problem names the variable, never the value
-    bad = {**base, variable: secret + "é", "INFLUX_API": "v1"}
+    bad = {**base, variable: invalid, "INFLUX_API": "v1"}
     with pytest.raises(ConfigError) as caught:
         load(bad, tmp_path)
     assert any(problem.startswith(variable) for problem in caught.value.problems)
     assert secret not in str(caught.value.problems)
-    result = run_collector(tmp_path, {**base, variable: secret, "INFLUX_API": "v1"}, "config")
+    result = run_collector(tmp_path, {**base, variable: invalid, "INFLUX_API": "v1"}, "config")
     assert secret not in result.stdout + result.stderr
 
 
@@ -383,9 +398,13 @@ FILE_PROBLEMS = [
     ),
     (
         '[[source]]\nkind = "senek"\nhost = "x"\n',
-        "[[source]] #1:kind: unknown kind 'senek' (did you mean senec?) (known kinds: senec, sma)",
+        "[[source]] #1:kind: unknown kind 'senek' (did you mean senec?) "
+        "(known kinds: senec, senec-cloud, sma)",
     ),
-    ('[[source]]\nhost = "x"\n', "[[source]] #1: kind is missing (known kinds: senec, sma)"),
+    (
+        '[[source]]\nhost = "x"\n',
+        "[[source]] #1: kind is missing (known kinds: senec, senec-cloud, sma)",
+    ),
     ('[[source]]\nkind = "sma"\n', "[[source]] #1:host: is required"),
     (
         '[[source]]\nkind = "sma"\nhost = "192.0.2.21"\ntags = { site = 3 }\n',

@@ -25,6 +25,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
+from pathlib import Path
 from typing import Any, Protocol
 
 from collector.reading import Catalogue, Reading
@@ -44,6 +45,7 @@ class InstanceStatus:
     failed_polls: int = 0
     last_reading_at: float | None = None  # wall clock
     last_error: str | None = None
+    unchanged: int = 0  # polls answered with nothing new (see Poller.poll)
     stopped: str | None = None  # why it stopped for good (it is not asked again)
     listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -89,8 +91,10 @@ class Poller(Protocol):
         """Where it reads from, for the start banner (no secrets)."""
         ...
 
-    async def poll(self) -> Reading:
-        """Ask the device once; raise a SourceError when no reading can be made."""
+    async def poll(self) -> Reading | None:
+        """Ask the device once; raise a SourceError when no reading can be made. None: the
+        device answered, but has nothing new since the last poll (a cloud that updates less
+        often than it is asked); counted, not written, no failure."""
         ...
 
     def summary(self, reading: Reading) -> dict[str, Any]:
@@ -108,6 +112,9 @@ class InstanceConfig:
     name: str
     settings: SourceSettings
     tags: Mapping[str, str] = field(default_factory=dict)
+    # A folder of its own in DATA_DIR for what it keeps across restarts (a cloud login's
+    # tokens); made by the kind when it first writes there. None: keep nothing.
+    state_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,10 @@ class SourceKind:
     build: Callable[[list[InstanceConfig]], list[Instance]]  # all instances of the kind at once
     # Keys whose environment variable, when set, configures an instance from the environment.
     env_triggers: tuple[str, ...] = ("host",)
+    # For kinds that share a prefix (SENEC_ADAPTER=local or cloud): (key, value, default). The
+    # environment configures this kind only when the key's variable says `value`, or is unset
+    # and `default` is True. A value no kind claims is an error.
+    env_selector: tuple[str, str, bool] | None = None
     # A tag its points carry when several of its devices write one measurement (so that two
     # instances with the same measurement and tags are still told apart), e.g. a serial.
     series_tag: str | None = None

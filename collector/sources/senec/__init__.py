@@ -29,7 +29,8 @@ KIND = SourceKind(
     settings=SenecSettings,
     fields=FIELDS,
     build=build,
-    env_triggers=("host", "adapter"),
+    env_triggers=("host",),
+    env_selector=("adapter", "local", True),
     simulator=KindCommand.lazy(
         "senec", "a SENEC battery's lala.cgi", "collector.sources.senec.simulator"
     ),

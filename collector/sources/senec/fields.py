@@ -24,7 +24,7 @@ FIELDS = catalogue(
         FieldSpec("ev_connected", bool, "", "a car is plugged into any wallbox"),
         FieldSpec("power_ratio", float, "%", "grid export limit currently in effect"),
         FieldSpec("case_temp", float, "°C", "temperature inside the case"),
-        FieldSpec("current_state", str, "", "operating state as text (in the configured language)"),
+        FieldSpec("current_state", str, "", "operating state as text, as SENEC names it"),
         FieldSpec(
             "current_state_code",
             int,

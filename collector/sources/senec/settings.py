@@ -7,7 +7,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from collector.settings import Note, PolledSettings, lowercase, parse_address
+from collector.settings import (
+    Note,
+    PolledSettings,
+    field_names,
+    known_fields,
+    lowercase,
+    parse_address,
+)
 
 DEVICE_MIN_INTERVAL = 5.0  # below this the device may suffer (cloud sync, reboots)
 
@@ -47,8 +54,8 @@ class SenecSettings(PolledSettings):
     def _adapter(cls, value: str) -> str:
         if value == "cloud":
             raise ValueError(
-                "reading a SENEC through SENEC's cloud is not built yet; 'local' (the default) "
-                "reads the device in your network at its host address"
+                'SENEC\'s cloud is its own kind: kind = "senec-cloud" (from the environment, '
+                "SENEC_ADAPTER=cloud selects it)"
             )
         return value
 
@@ -57,12 +64,7 @@ class SenecSettings(PolledSettings):
     def _ignore(cls, value: str) -> str:
         from collector.sources.senec.fields import FIELDS
 
-        unknown = [name for name in _names(value) if name not in FIELDS]
-        if unknown:
-            raise ValueError(
-                f"unknown field {', '.join(unknown)} (known: {', '.join(sorted(FIELDS))})"
-            )
-        return value
+        return known_fields(value, FIELDS)
 
     @field_validator("ca_file")
     @classmethod
@@ -88,12 +90,8 @@ class SenecSettings(PolledSettings):
 
     @property
     def ignored_fields(self) -> list[str]:
-        return _names(self.ignore)
+        return field_names(self.ignore)
 
     @property
     def base_url(self) -> str:
         return f"{self.scheme}://{self.host}"
-
-
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import signal
 import ssl
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector.errors import ProtocolError
 from collector.simulators.household import Household, Snapshot
+from collector.simulators.serve import until_signalled
 from collector.sources.senec.codec import (
     Sections,
     ValueType,
@@ -475,9 +475,6 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         ca_note = f" (CA certificate: {ca_path})"
     simulator.start()
     print(f"SENEC simulator listening on {simulator.url}{ca_note}", flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    until_signalled()
     simulator.stop()
     return 0

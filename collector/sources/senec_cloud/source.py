@@ -1,0 +1,194 @@
+"""One SENEC account's system, read through SENEC's app API: a Poller (see collector.sources)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from collector.errors import AuthError, ProtocolError
+from collector.logging import get_logger
+from collector.reading import Reading
+from collector.sources.senec.source import headline
+from collector.sources.senec_cloud.client import Forbidden, SenecCloudClient
+from collector.sources.senec_cloud.codec import dashboard_fields, timestamp_of
+from collector.sources.senec_cloud.fields import FIELDS
+from collector.sources.senec_cloud.settings import SenecCloudSettings
+
+STALE_INTERVALS = 3  # SENEC's timestamp older than this many intervals: its data is stale
+
+
+@dataclass(frozen=True)
+class System:
+    id: str
+    product: str
+    city: str
+    wallbox_ids: tuple[str, ...]
+
+    @classmethod
+    def from_answer(cls, item: Any) -> System:
+        if not isinstance(item, dict) or item.get("id") is None:
+            raise ProtocolError("SENEC's system list has an entry without an id")
+        product = item.get("product")
+        product = product if isinstance(product, dict) else {}
+        wallboxes = item.get("wallboxIds")
+        wallboxes = wallboxes if isinstance(wallboxes, list) else []
+        return cls(
+            str(item["id"]),
+            str(product.get("name") or product.get("systemType") or "?"),
+            str(item.get("city") or "?"),
+            tuple(sorted(str(wallbox) for wallbox in wallboxes)),
+        )
+
+
+class SenecCloudSource:
+    """A Poller: the dashboard of one system (and its wallboxes, and in full mode its details)."""
+
+    def __init__(
+        self,
+        settings: SenecCloudSettings,
+        name: str = "senec-cloud",
+        state_dir: Path | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Any = time.time,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.interval = settings.interval
+        self.timeout = settings.effective_timeout
+        self.measurement = settings.measurement
+        ignored = set(settings.ignored_fields)
+        self.fields = [name for name in FIELDS if name not in ignored]
+        self.clock = clock
+        token_file = None if state_dir is None else state_dir / "tokens.json"
+        self.client = SenecCloudClient(
+            settings, token_file, name=name, transport=transport, clock=clock
+        )
+        self.system: System | None = None
+        self._known_ids: tuple[str, ...] = ()  # the account's systems
+        self.unchanged = 0  # polls whose dashboard had not moved on
+        self._last_stamp: int | None = None
+        self._stale = False
+        self._problems: tuple[str, ...] = ()
+        self._log = get_logger(source=name)
+
+    def describe(self) -> str:
+        mode = self.settings.request_mode
+        return f"SENEC cloud, account {self.settings.username}, {mode} mode"
+
+    def summary(self, reading: Reading) -> dict[str, Any]:
+        return headline(reading, len(self.fields)) | {"system": self._system_id}
+
+    @property
+    def _system_id(self) -> str:
+        return self.system.id if self.system else "?"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # --- polling -------------------------------------------------------------------------
+
+    async def poll(self) -> Reading | None:
+        settings = self.settings
+        system = self.system or await self._choose_system()
+        base = settings.cloud_measurements_url
+        dashboard = await self._get(
+            f"{base}/systems/{system.id}/dashboard", "SENEC_CLOUD_MEASUREMENTS_URL"
+        )
+        stamp = timestamp_of(dashboard)
+        self._check_stale(stamp)
+        if stamp == self._last_stamp:
+            self.unchanged += 1
+            return None
+        wallboxes = None
+        if system.wallbox_ids:
+            wallboxes = [
+                await self._get(
+                    f"{settings.cloud_wallbox_url}/systems/{system.id}/wallboxes/{wallbox}",
+                    "SENEC_CLOUD_WALLBOX_URL",
+                )
+                for wallbox in system.wallbox_ids
+            ]
+        details = None
+        if settings.request_mode == "full":
+            details = await self._get(
+                f"{settings.cloud_systems_url}/{system.id}/details", "SENEC_CLOUD_SYSTEMS_URL"
+            )
+        fields, problems = dashboard_fields(dashboard, wallboxes, details)
+        fields["measure_time"] = stamp
+        self._report(problems)
+        self._last_stamp = stamp
+        wanted = {name: fields[name] for name in self.fields if name in fields}
+        return Reading(datetime.fromtimestamp(stamp, UTC), self.measurement, wanted)
+
+    async def _get(self, url: str, setting: str) -> Any:
+        try:
+            return await self.client.get(url, setting)
+        except Forbidden:
+            ids = ", ".join(f"{s}" for s in self._known_ids) or "none"
+            error = AuthError(
+                f"SENEC refuses system {self._system_id} for this account (HTTP 403); "
+                f"its systems: {ids}; set SENEC_SYSTEM_ID to one of them or leave it empty"
+            )
+            error.permanent = True
+            raise error from None
+
+    async def _choose_system(self) -> System:
+        answer = await self.client.get(self.settings.cloud_systems_url, "SENEC_CLOUD_SYSTEMS_URL")
+        if not isinstance(answer, list):
+            raise ProtocolError("SENEC's system list is not a list")
+        systems = [System.from_answer(item) for item in answer]
+        self._known_ids = tuple(system.id for system in systems)
+        if not systems:
+            error = AuthError("this SENEC account has no systems")
+            error.permanent = True
+            raise error
+        for system in systems:
+            self._log.info(
+                "senec system",
+                id=system.id,
+                product=system.product,
+                city=system.city,
+                wallboxes=len(system.wallbox_ids),
+            )
+        wanted = self.settings.system_id
+        if wanted is None:
+            chosen, why = systems[0], "the first of the account's systems (SENEC_SYSTEM_ID not set)"
+        else:
+            found = [system for system in systems if system.id == wanted]
+            if not found:
+                error = AuthError(
+                    f"SENEC_SYSTEM_ID {wanted} is not one of this account's systems "
+                    f"({', '.join(self._known_ids)})"
+                )
+                error.permanent = True
+                raise error
+            chosen, why = found[0], "SENEC_SYSTEM_ID"
+        self._log.info("senec system chosen", id=chosen.id, product=chosen.product, why=why)
+        self.system = chosen
+        return chosen
+
+    def _check_stale(self, stamp: int) -> None:
+        age = self.clock() - stamp
+        stale = age > STALE_INTERVALS * self.interval
+        if stale and not self._stale:
+            self._log.warning(
+                "senec data stale",
+                senec_time=datetime.fromtimestamp(stamp, UTC).isoformat(),
+                age_s=round(age),
+                note="SENEC's servers have had no new values from the system; nothing is "
+                "written until they do",
+            )
+        elif self._stale and not stale:
+            self._log.info("senec data fresh again", age_s=round(age))
+        self._stale = stale
+
+    def _report(self, problems: list[str]) -> None:
+        current = tuple(problems)
+        if current and current != self._problems:
+            self._log.warning("senec answer incomplete", problems="; ".join(current))
+        self._problems = current
