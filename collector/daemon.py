@@ -50,10 +50,14 @@ class Running:
         """
         tags = dict(self.config.tags)
         catalogue = self.kind.fields
-        last = _LastSecond(get_logger(source=self.instance.name))
+        log = get_logger(source=self.instance.name)
+        last: dict[tuple[tuple[str, str], ...], _LastSecond] = {}  # per series of the instance
 
         def emit(reading: Reading, done: Callable[[bool], None]) -> None:
-            if last.repeated(reading):
+            series = tuple(sorted(reading.tags.items()))
+            if series not in last:
+                last[series] = _LastSecond(log)
+            if last[series].repeated(reading):
                 return
             if tags:
                 reading = dataclasses.replace(reading, tags={**tags, **reading.tags})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import time
 from typing import Any
@@ -110,13 +111,15 @@ class PollLoop:
             self._failed(exc)
             return True
         self._recovered()
-        if reading is None:  # answered, nothing new: counted, not written
+        readings = [reading] if isinstance(reading, Reading) else reading or []
+        if not readings:  # answered, nothing new: counted, not written
             self.status.unchanged += 1
             self.status.changed()
             return True
         # Handed to the queue without waiting for the disk; logged as collected once it is
         # there (or, when the queue cannot be written, held in memory: on_disk=False).
-        emit(reading, lambda on_disk: self._collected(reading, on_disk))
+        for item in readings:
+            emit(item, functools.partial(self._collected, item))
         return True
 
     def _collected(self, reading: Reading, on_disk: bool) -> None:

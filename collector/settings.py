@@ -13,6 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -104,6 +105,14 @@ def known_fields(text: str, catalogue: Any) -> str:
             f"unknown field {', '.join(unknown)} (known: {', '.join(sorted(catalogue))})"
         )
     return text
+
+
+def http_url(value: str) -> str:
+    """An https:// (or, for simulators, http://) address, without a trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise ValueError(f"must be an https:// address, got {value!r}")
+    return value.strip().rstrip("/")
 
 
 def not_blank(value: str) -> str:

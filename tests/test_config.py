@@ -47,7 +47,8 @@ def problems(env: dict[str, str], cwd: Path) -> list[str]:
     [
         (
             without("SENEC_HOST"),
-            "no source configured: set SENEC_HOST, SENEC_ADAPTER=cloud, SMA_HOST, or name a TOML",
+            "no source configured: set SENEC_HOST, SENEC_ADAPTER=cloud, SENEC_CONNECT_KEY, "
+            "SMA_HOST, or name a TOML",
         ),
         ({**MINIMAL, "SENEC_HOST": "https://192.0.2.10"}, "SENEC_HOST: give only the host name"),
         (
@@ -227,27 +228,32 @@ def test_no_secret_appears_in_any_output(
     secret = "Zq9" * 7  # too long for a short password, no user:password for a v1 token
     base = {**MINIMAL, "SMA_HOST": "10.0.0.9", "SMA_MEASUREMENT": "SMA"}
     valid, invalid = secret[:12], secret + "é"
-    if owner == "senec-cloud":
+    wrong: dict[str, str] | None = None  # a setting that is refused; `variable` names it
+    if owner == "senec-connect":  # any key may be one: another setting is refused beside it
+        base = {**without("SENEC_HOST"), variable: secret}
+        wrong, variable = {"SENEC_CONNECT_URL": "ftp://x"}, "SENEC_CONNECT_URL"
+    elif owner == "senec-cloud":
         base = {**without("SENEC_HOST"), **CLOUD}
         if variable == "SENEC_TOTP_URI":  # a secret in a URI: the whole URI is secret
             valid = f"otpauth://totp/SENEC:me?secret={'JBSWY3DPEHPK3PXP' * 2}&x={secret[:12]}"
             invalid = f"otpauth://totp/SENEC:me?secret={secret}é"
         else:
             invalid = ""  # (any other password is one SENEC may accept)
+    wrong = wrong or {variable: invalid}
     # valid enough to load: the secret shown by `collector config` as ***
-    config = load({**base, variable: valid}, tmp_path)
+    config = load({**base, **({} if owner == "senec-connect" else {variable: valid})}, tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         _print_config(config)
     assert secret[:12] not in out.getvalue() + repr(config) + str(config.warnings)
     assert "***" in out.getvalue()
     # invalid: the problem names the variable, never the value
-    bad = {**base, variable: invalid, "INFLUX_API": "v1"}
+    bad = {**base, **wrong, "INFLUX_API": "v1"}
     with pytest.raises(ConfigError) as caught:
         load(bad, tmp_path)
     assert any(problem.startswith(variable) for problem in caught.value.problems)
     assert secret not in str(caught.value.problems)
-    result = run_collector(tmp_path, {**base, variable: invalid, "INFLUX_API": "v1"}, "config")
+    result = run_collector(tmp_path, bad, "config")
     assert secret not in result.stdout + result.stderr
 
 
@@ -399,11 +405,11 @@ FILE_PROBLEMS = [
     (
         '[[source]]\nkind = "senek"\nhost = "x"\n',
         "[[source]] #1:kind: unknown kind 'senek' (did you mean senec?) "
-        "(known kinds: senec, senec-cloud, sma)",
+        "(known kinds: senec, senec-cloud, senec-connect, sma)",
     ),
     (
         '[[source]]\nhost = "x"\n',
-        "[[source]] #1: kind is missing (known kinds: senec, senec-cloud, sma)",
+        "[[source]] #1: kind is missing (known kinds: senec, senec-cloud, senec-connect, sma)",
     ),
     ('[[source]]\nkind = "sma"\n', "[[source]] #1:host: is required"),
     (

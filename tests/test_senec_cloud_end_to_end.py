@@ -1,4 +1,5 @@
-"""The daemon with a `senec-cloud` instance against the simulator, into a real InfluxDB 1.x."""
+"""The daemon with `senec-cloud` and `senec-connect` instances against their simulators, into a
+real InfluxDB 1.x."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from collector.sources.senec_cloud.simulator import SenecCloud, SenecCloudSimulator
+from collector.sources.senec_connect.simulator import KEY, SenecConnect, SenecConnectSimulator
 from tests.harness import INFLUX_TYPES, Collector, unique, v1_settings
 from tests.servers import InfluxDB1
 
@@ -84,3 +86,54 @@ def test_a_cloud_account_with_mfa_arrives_and_a_restart_does_not_log_in_again(
     }
     assert point["measure_time"] == point["time"]
     assert point["application_version"] == "826"
+
+
+def test_cloud_and_connect_in_one_daemon_from_a_toml_file(
+    influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    cloud = SenecCloudSimulator().start()
+    connect = SenecConnectSimulator(SenecConnect(systems=2)).start()
+    database = unique("db")
+    influxdb1.create_database(database)
+    urls = "\n".join(f'{key} = "{value}"' for key, value in cloud.settings().items())
+    config = tmp_path / "collector.toml"
+    config.write_text(
+        f"""
+[[source]]
+kind = "senec-cloud"
+name = "app"
+username = "{cloud.cloud.account.username}"
+password = "{cloud.cloud.account.password}"
+measurement = "cloud"
+{urls}
+
+[[source]]
+kind = "senec-connect"
+name = "official"
+key = "{KEY}"
+url = "{connect.url}"
+measurement = "connect"
+tags = {{ site = "home" }}
+"""
+    )
+    env = {**v1_settings(influxdb1, database, "unused"), "COLLECTOR_CONFIG": str(config)}
+    try:
+        collector = Collector(tmp_path / "c", env)
+        collector.wait_events("reading", 3)  # one of the app, two of the official API
+        assert collector.stop() == 0
+    finally:
+        cloud.stop()
+        connect.stop()
+
+    by_source: dict[str, int] = {}
+    for event in collector.named("reading"):
+        by_source[event["source"]] = by_source.get(event["source"], 0) + 1
+    assert by_source["app"] >= 1
+    assert by_source["official"] >= 2
+    assert len(influxdb1.points(database, "cloud")) >= 1
+    result = influxdb1.query('SHOW SERIES FROM "connect"', database)["results"][0]
+    series = sorted(row[0] for row in result["series"][0]["values"])
+    assert series == [
+        "connect,site=home,system=S4H1-SIM-0001",
+        "connect,site=home,system=S4H1-SIM-0002",
+    ]

@@ -91,10 +91,12 @@ class Poller(Protocol):
         """Where it reads from, for the start banner (no secrets)."""
         ...
 
-    async def poll(self) -> Reading | None:
+    async def poll(self) -> Reading | list[Reading] | None:
         """Ask the device once; raise a SourceError when no reading can be made. None: the
         device answered, but has nothing new since the last poll (a cloud that updates less
-        often than it is asked); counted, not written, no failure."""
+        often than it is asked); counted, not written, no failure. A list: one reading for each
+        of several devices one request answers for (a cloud account's systems, told apart by
+        their readings' tags); an empty list counts as None."""
         ...
 
     def summary(self, reading: Reading) -> dict[str, Any]:

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import re
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from collector.settings import Note, PolledSettings, field_names, known_fields, lowercase
+from collector.settings import (
+    Note,
+    PolledSettings,
+    field_names,
+    http_url,
+    known_fields,
+    lowercase,
+)
 
 SSO_URL = "https://sso.senec.com/realms/senec"
 SYSTEMS_URL = "https://senec-app-systems-proxy.prod.senec.dev/systems/api/v1"
@@ -85,13 +91,7 @@ class SenecCloudSettings(PolledSettings):
             return None
         return value.strip()
 
-    @field_validator(*URL_KEYS)
-    @classmethod
-    def _url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise ValueError(f"must be an https:// address, got {value!r}")
-        return value.strip().rstrip("/")
+    _url = field_validator(*URL_KEYS)(http_url)
 
     @field_validator("ignore")
     @classmethod

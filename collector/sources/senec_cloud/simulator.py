@@ -30,12 +30,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from collector.simulators.household import Household, Snapshot
-from collector.simulators.serve import until_signalled
+from collector.simulators.serve import HttpSimulator, JsonHandler, until_signalled
 from collector.sources.senec_cloud.codec import CLIENT_ID, REDIRECT_URI, pkce_challenge
 
 REALM = "/realms/senec"
@@ -343,37 +342,8 @@ def _page(title: str, body: str) -> str:
     )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler):
     cloud: SenecCloud
-    quiet = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if not self.quiet:
-            sys.stderr.write(f"simulator: {format % args}\n")
-
-    def _send(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        if body:
-            self.send_header("Content-Type", content_type)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), headers=headers)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def _count(self, method: str, path: str) -> None:
         with self.cloud.lock:
@@ -388,17 +358,17 @@ class _Handler(BaseHTTPRequestHandler):
         faults = cloud.faults
         if path == "/simulator/stats":
             with cloud.lock:
-                self._json(200, vars(cloud.stats))
+                self.send_json(200, vars(cloud.stats))
             return
         if path == "/simulator/faults":
-            self._json(200, vars(faults))
+            self.send_json(200, vars(faults))
             return
         if faults.failing:
-            self._send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
+            self.send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
             return
         if path == f"{REALM}/.well-known/openid-configuration":
             base = f"http://{self.headers.get('Host')}{REALM}/protocol/openid-connect"
-            self._json(
+            self.send_json(
                 200,
                 {
                     "issuer": f"http://{self.headers.get('Host')}{REALM}",
@@ -409,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == f"{REALM}/protocol/openid-connect/auth":
             query = {key: values[0] for key, values in parse_qs(parts.query).items()}
             cookie, page = cloud.start(query)
-            self._send(
+            self.send(
                 200,
                 page.encode(),
                 "text/html;charset=utf-8",
@@ -421,51 +391,53 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self, path: str) -> None:
         cloud, faults = self.cloud, self.cloud.faults
         if faults.rate_limited:
-            self._json(429, {"status": 429, "error": "Too Many Requests"}, {"Retry-After": "120"})
+            self.send_json(
+                429, {"status": 429, "error": "Too Many Requests"}, headers={"Retry-After": "120"}
+            )
             return
         if not cloud.authorised(self.headers.get("Authorization", "")):
-            self._send(401, b"", headers={"WWW-Authenticate": "Bearer"})
+            self.send(401, b"", headers={"WWW-Authenticate": "Bearer"})
             return
         if faults.moved:
-            self._json(400, {"status": 400, "error": "Bad Request", "path": path})
+            self.send_json(400, {"status": 400, "error": "Bad Request", "path": path})
             return
         status, data = cloud.api(path)
-        self._json(status, data)
+        self.send_json(status, data)
 
     def do_POST(self) -> None:
         parts = urlsplit(self.path)
         path = parts.path
         self._count("POST", path)
         cloud = self.cloud
-        body = self._body()
+        body = self.body()
         if path == "/simulator/faults":
             try:
                 changes = json.loads(body or b"{}")
                 cloud.faults.update(changes)
             except (ValueError, TypeError, AttributeError) as exc:
-                self._json(400, {"error": str(exc)})
+                self.send_json(400, {"error": str(exc)})
                 return
             if changes.get("revoke"):
                 cloud.revoke()
-            self._json(200, vars(cloud.faults))
+            self.send_json(200, vars(cloud.faults))
             return
         form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
         if cloud.faults.failing:
-            self._send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
+            self.send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
             return
         if path == AUTHENTICATE:
             session = parse_qs(parts.query).get("session_code", [""])[0]
             cookie = _cookie(self.headers.get("Cookie", ""), "AUTH_SESSION_ID")
             status, location, page = cloud.authenticate(session, cookie, form)
             if status == 302:
-                self._send(302, b"", headers={"Location": location})
+                self.send(302, b"", headers={"Location": location})
             else:
-                self._send(status, page.encode(), "text/html;charset=utf-8")
+                self.send(status, page.encode(), "text/html;charset=utf-8")
         elif path == f"{REALM}/protocol/openid-connect/token":
             status, data = cloud.token(form)
-            self._json(status, data)
+            self.send_json(status, data)
         else:
-            self._json(404, {"error": "not found"})
+            self.send_json(404, {"error": "not found"})
 
 
 def _cookie(header: str, name: str) -> str:
@@ -476,7 +448,7 @@ def _cookie(header: str, name: str) -> str:
     return ""
 
 
-class SenecCloudSimulator:
+class SenecCloudSimulator(HttpSimulator):
     """The servers on a socket. `start()` returns at once; the server runs in a thread."""
 
     def __init__(
@@ -488,17 +460,12 @@ class SenecCloudSimulator:
         quiet: bool = True,
     ) -> None:
         self.cloud = cloud or SenecCloud()
-        handler = type("Handler", (_Handler,), {"cloud": self.cloud, "quiet": quiet})
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, name="senec-cloud-simulator", daemon=True
-        )
+        state = {"cloud": self.cloud}
+        super().__init__(_Handler, state, host=host, port=port, quiet=quiet, name="senec-cloud")
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def settings(self) -> dict[str, str]:
         """The kind's URL keys pointing here."""
@@ -512,14 +479,6 @@ class SenecCloudSimulator:
     def totp_uri(self) -> str:
         account = self.cloud.account
         return f"otpauth://totp/SENEC:{account.username}?secret={account.totp_secret}&issuer=SENEC"
-
-    def start(self) -> SenecCloudSimulator:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- command line ------------------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""SENEC.Connect, SENEC's official API: a Poller giving one reading per system of the account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from collector import __version__
+from collector.errors import AuthError, DeviceUnreachable, ProtocolError
+from collector.logging import get_logger
+from collector.reading import Reading
+from collector.sources.senec.source import headline
+from collector.sources.senec_connect.codec import INCLUDE, PATH, problem_of, systems_of
+from collector.sources.senec_connect.fields import FIELDS
+from collector.sources.senec_connect.settings import SenecConnectSettings
+
+NO_DATA = "SENEC.Connect delivers data only for Home 4, P4 and E4 systems so far"
+
+
+class SenecConnectSource:
+    """A Poller: one request for every system; a reading for each that has data."""
+
+    def __init__(
+        self,
+        settings: SenecConnectSettings,
+        name: str = "senec-connect",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.interval = settings.interval
+        self.timeout = settings.effective_timeout
+        self.measurement = settings.measurement
+        ignored = set(settings.ignored_fields)
+        self.fields = [name for name in FIELDS if name not in ignored]
+        self.url = f"{settings.url}{PATH}"
+        self._silent: set[str] = set()  # systems said to have no data
+        self._told_systems = False
+        self._log = get_logger(source=name)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout),
+            headers={
+                "Ocp-Apim-Subscription-Key": settings.key.get_secret_value(),
+                "Accept": "application/json",
+                "User-Agent": f"energy-collector/{__version__}",
+            },
+            transport=transport,
+        )
+
+    def describe(self) -> str:
+        only = f", system {self.settings.system_id}" if self.settings.system_id else ""
+        return f"SENEC.Connect at {self.settings.url}{only}"
+
+    def summary(self, reading: Reading) -> dict[str, Any]:
+        return headline(reading, len(self.fields)) | dict(reading.tags)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def poll(self) -> list[Reading]:
+        moment = datetime.now(UTC).replace(microsecond=0)  # SENEC.Connect gives no time
+        answer = await self._get()
+        systems = systems_of(answer)
+        if not self._told_systems:
+            self._told_systems = True
+            for system in systems:
+                self._log.info("senec connect system", id=system.id, model=system.model)
+        wanted = self.settings.system_id
+        if wanted is not None:
+            chosen = [system for system in systems if system.id == wanted]
+            if not chosen:
+                error = AuthError(
+                    f"SENEC_SYSTEM_ID {wanted} is not one of this key's systems "
+                    f"({', '.join(system.id for system in systems) or 'none'})"
+                )
+                error.permanent = True
+                raise error
+            systems = chosen
+        readings = []
+        several = len(systems) > 1
+        for system in systems:
+            if not system.has_data:
+                if system.id not in self._silent:
+                    self._silent.add(system.id)
+                    self._log.warning(
+                        "senec connect system without data",
+                        id=system.id,
+                        model=system.model,
+                        reason=NO_DATA,
+                    )
+                continue
+            if system.id in self._silent:
+                self._silent.discard(system.id)
+                self._log.info("senec connect system has data again", id=system.id)
+            fields = {name: system.fields[name] for name in self.fields if name in system.fields}
+            fields["measure_time"] = int(moment.timestamp())
+            tags = {"system": system.id} if several else {}
+            readings.append(Reading(moment, self.measurement, fields, tags))
+        return readings
+
+    async def _get(self) -> Any:
+        try:
+            response = await self._client.get(self.url, params={"include": INCLUDE})
+        except httpx.TimeoutException:
+            raise DeviceUnreachable(
+                f"no answer from SENEC.Connect within {self.timeout:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise DeviceUnreachable(
+                f"SENEC.Connect is not reachable: {exc or type(exc).__name__}"
+            ) from None
+        status = response.status_code
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        said = problem_of(status, answer)
+        if status == 200:
+            if answer is None:
+                raise ProtocolError(
+                    f"SENEC.Connect answered no JSON ({len(response.content)} bytes)"
+                )
+            return answer
+        words = f" ({said})" if said else ""
+        if status == 429 or (status == 403 and "quota" in said.lower()):
+            quota = DeviceUnreachable(
+                f"SENEC.Connect's request quota is used up{words}: it refuses requests until "
+                "it is replenished; a longer SENEC_CONNECT_INTERVAL keeps within it"
+            )
+            quota.retry_after = _retry_after(response, 3600.0)
+            raise quota
+        if status in (401, 403):
+            error = AuthError(
+                f"SENEC.Connect refused the subscription key (HTTP {status}){words}: check "
+                "SENEC_CONNECT_KEY (developer.senec.com, your subscription's primary key)"
+            )
+            error.permanent = True
+            raise error
+        if status in (400, 404):
+            raise ProtocolError(
+                f"SENEC changed its API: GET {self.url} answered HTTP {status}{words}; if "
+                "SENEC has moved it, set SENEC_CONNECT_URL"
+            )
+        if status >= 500:
+            raise DeviceUnreachable(f"SENEC.Connect failed (HTTP {status}){words}")
+        raise ProtocolError(f"SENEC.Connect answered HTTP {status}{words}")
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    try:
+        return min(max(float(response.headers.get("Retry-After", "")), 0.0), 86400.0)
+    except ValueError:
+        return default
