@@ -261,6 +261,7 @@ async def run_daemon(config: Config) -> int:
             error=store.error,
         )
     heartbeat(exited=True)
+    unchanged = sum(item.instance.status.unchanged for item in instances)
     log.info(
         "stopped",
         readings=sum(item.instance.status.readings for item in instances),
@@ -268,6 +269,7 @@ async def run_daemon(config: Config) -> int:
         rejected=writer.rejected,
         left_in_queue=left - in_memory,
         failed_polls=sum(item.instance.status.failed_polls for item in instances),
+        **({"unchanged_polls": unchanged} if unchanged else {}),
     )
     sys.stdout.flush()
     lock.release()
