@@ -67,6 +67,7 @@ class SenecCloudClient:
         self._login_failures = 0
         self._login_blocked_until = 0.0
         self._login_refusal = ""
+        self._endpoints: dict[str, str] | None = None
         self._log = get_logger(source=name)
         self._api = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
@@ -224,6 +225,9 @@ class SenecCloudClient:
             exc.retry_after = wait
             exc.args = (f"{exc} (next login attempt in {wait / 60:.0f} min)",)
             raise
+        except SourceError:
+            self._endpoints = None  # read the discovery document again: SENEC may have moved
+            raise
         self._login_failures = 0
         self.logins += 1
         self._log.info("senec login", user=self.settings.username, logins=self.logins)
@@ -246,6 +250,9 @@ class SenecCloudClient:
             return await self._exchange(browser, endpoints["token_endpoint"], code, verifier)
 
     async def _discover(self, client: httpx.AsyncClient) -> dict[str, str]:
+        """The login's endpoints from SENEC's discovery document (read once per process)."""
+        if self._endpoints is not None:
+            return self._endpoints
         url = f"{self.settings.cloud_sso_url}/.well-known/openid-configuration"
         try:
             response = await client.get(url)
@@ -269,6 +276,7 @@ class SenecCloudClient:
             if not isinstance(value, str) or not value.startswith(("https://", "http://")):
                 raise ProtocolError(f"SENEC's discovery document {url} has no {key}")
             endpoints[key] = value
+        self._endpoints = endpoints
         return endpoints
 
     async def _follow(
