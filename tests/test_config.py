@@ -48,7 +48,7 @@ def problems(env: dict[str, str], cwd: Path) -> list[str]:
         (
             without("SENEC_HOST"),
             "no source configured: set SENEC_HOST, SENEC_ADAPTER=cloud, SENEC_CONNECT_KEY, "
-            "SMA_HOST, or name a TOML",
+            "SMA_HOST, SMA_EM_SERIAL, or name a TOML",
         ),
         ({**MINIMAL, "SENEC_HOST": "https://192.0.2.10"}, "SENEC_HOST: give only the host name"),
         (
@@ -199,6 +199,7 @@ def test_influx_measurement_is_the_senec_measurement(tmp_path: Path) -> None:
 # --- secrets --------------------------------------------------------------------------------
 
 
+KIND_NAMES = ", ".join(load_kinds())  # every kind registered, in the order errors list them
 CLOUD = {"SENEC_ADAPTER": "cloud", "SENEC_USERNAME": "me@example.com", "SENEC_PASSWORD": "pw"}
 
 
@@ -405,11 +406,11 @@ FILE_PROBLEMS = [
     (
         '[[source]]\nkind = "senek"\nhost = "x"\n',
         "[[source]] #1:kind: unknown kind 'senek' (did you mean senec?) "
-        "(known kinds: senec, senec-cloud, senec-connect, sma)",
+        f"(known kinds: {KIND_NAMES})",
     ),
     (
         '[[source]]\nhost = "x"\n',
-        "[[source]] #1: kind is missing (known kinds: senec, senec-cloud, senec-connect, sma)",
+        f"[[source]] #1: kind is missing (known kinds: {KIND_NAMES})",
     ),
     ('[[source]]\nkind = "sma"\n', "[[source]] #1:host: is required"),
     (
