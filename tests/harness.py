@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -167,14 +166,6 @@ def reading_seconds(collector: Collector) -> set[int]:
         int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
         for event in collector.named("reading")
     }
-
-
-def free_port() -> int:
-    """A UDP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def unique(prefix: str) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def free_port(udp: bool = False) -> int:
+    """A port on 127.0.0.1 that nothing listens on right now (TCP, or UDP)."""
+    with socket.socket(type=socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port

@@ -279,3 +279,23 @@ def test_library_log_records_are_rendered_like_ours(tmp_path: Path) -> None:
     assert event["level"] == "warning"
     assert event["logger"] == "urllib3.connectionpool"
     assert event["timestamp"].endswith("Z")
+
+
+def test_discover_lists_the_meters_it_hears(tmp_path: Path) -> None:
+    from collector.sources.sma_em.simulator import Meter, MeterSender
+    from tests.servers import free_port
+
+    port = free_port(udp=True)
+    sender = MeterSender(Meter(serial=3014930442, layout="shm2"), ("127.0.0.1", port), period=0.05)
+    sender.start()
+    try:
+        result = run_collector(
+            tmp_path, {}, "discover", "--no-multicast", "--wait", "1", "--meter-port", str(port)
+        )
+    finally:
+        sender.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == [
+        "energy meter  serial 3014930442  SUSyID 372  Sunny Home Manager 2.0  "
+        "software 2.3.4.R  (set SMA_EM_SERIAL)"
+    ]

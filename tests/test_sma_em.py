@@ -32,7 +32,7 @@ from collector.sources.sma_em.settings import SmaEmSettings
 from collector.sources.sma_em.simulator import Faults, Meter, MeterSender
 from collector.sources.sma_em.source import Hub, MeterSource, Window
 from tests.conftest import RECORDINGS
-from tests.harness import free_port
+from tests.servers import free_port
 
 PACKETS = json.loads((RECORDINGS / "sma-speedwire-packets.json").read_text())
 METER_PACKETS = [p for p in PACKETS if p["hex"][32:36] == "6069"]
@@ -177,7 +177,7 @@ class Listening:
     """A MeterSource on a free port, run until `until(readings)` is true (or 20 s)."""
 
     def __init__(self, **settings: Any) -> None:
-        self.port = free_port()
+        self.port = free_port(udp=True)
         self.settings = SmaEmSettings(port=self.port, group="none", interval=1.0, **settings)
         self.hub = Hub(self.settings)
         self.source = MeterSource("meter", self.settings, self.hub)
@@ -301,3 +301,18 @@ def test_a_counter_going_backwards_is_left_out() -> None:
     again: dict[str, Any] = {"grid_energy_plus": 1001, "grid_energy_minus": 51}
     source._check_counters(1, again)
     assert again == {"grid_energy_plus": 1001, "grid_energy_minus": 51}
+
+
+def test_the_home_manager_s_charger_datagrams_and_non_meters_are_dropped() -> None:
+    meter = encode_datagram(349, 7, 1, {IMPORT: 5}, {})
+    extended = meter.replace(b"\x60\x69", b"\x60\x81", 1)  # SHM 2.0 to an EV charger
+    with pytest.raises(Dropped) as caught:
+        decode_datagram(extended)
+    assert caught.value.reason is Drop.EXTENDED
+    with pytest.raises(Dropped) as caught:
+        decode_datagram(encode_datagram(378, 7, 1, {IMPORT: 5}, {}))  # an inverter's SUSyID
+    assert caught.value.reason is Drop.NOT_A_METER
+    assert str(caught.value) == "0x6069 from a device that is no meter: SUSyID 378"
+    with pytest.raises(Dropped) as caught:
+        decode_datagram(meter[:-10] + bytes(4))  # the length says more than there is
+    assert caught.value.reason is Drop.MALFORMED

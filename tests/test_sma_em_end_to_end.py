@@ -9,15 +9,15 @@ import pytest
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma_em.fields import FIELDS
 from collector.sources.sma_em.simulator import Meter, MeterSender
-from tests.harness import INFLUX_TYPES, Collector, free_port, unique
-from tests.servers import InfluxDB1
+from tests.harness import INFLUX_TYPES, Collector, unique
+from tests.servers import InfluxDB1, free_port
 
 pytestmark = pytest.mark.servers
 
 
 def test_a_meter_and_an_inverter_arrive_side_by_side(influxdb1: InfluxDB1, tmp_path: Path) -> None:
     inverter = SmaSimulator([SmaInverter(3010538116, strings=2, seed=1)]).start()
-    port = free_port()
+    port = free_port(udp=True)
     sender = MeterSender(Meter(serial=1901429669), ("127.0.0.1", port), period=0.2).start()
     database, meters, inverters = unique("db"), unique("SMA_EM"), unique("SMA")
     influxdb1.create_database(database)

@@ -16,6 +16,7 @@ import contextlib
 import socket
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from collector.errors import SourceError
 from collector.settings import parse_address
@@ -170,6 +171,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only the given addresses (no multicast to 239.12.255.254)",
     )
     parser.add_argument("--wait", type=float, default=2.0, help="seconds to wait for answers (2)")
+    parser.add_argument(
+        "--meter-port",
+        type=int,
+        default=codec.PORT,
+        help="UDP port to hear Energy Meters on meanwhile (9522)",
+    )
+
+
+async def listen_for_meters(
+    port: int, group: str, wait: float
+) -> tuple[dict[int, Any], str | None]:
+    """The Energy Meters and Home Managers heard within `wait` seconds (serial -> its first
+    datagram), and why none could be listened for, if so."""
+    from collector.logging import get_logger
+    from collector.sources.sma_em.codec import Dropped, decode_datagram
+    from collector.sources.sma_em.source import meter_socket
+
+    heard: dict[int, Any] = {}
+
+    class Meters(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            with contextlib.suppress(Dropped):
+                datagram = decode_datagram(data)
+                heard.setdefault(datagram.serial, datagram)
+
+    try:
+        sock = meter_socket(port, group, "", get_logger(source="discover"))
+    except OSError as exc:
+        return heard, f"cannot listen for meters on UDP port {port}: {exc.strerror or exc}"
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(Meters, sock=sock)
+    try:
+        await asyncio.sleep(wait)
+    finally:
+        transport.close()
+    return heard, None
 
 
 def run_from_arguments(args: argparse.Namespace) -> int:
@@ -188,10 +224,28 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     password = str(raw.get("password") or "0000")
     group = codec.GROUP_INSTALLER if raw.get("user_group") == "installer" else codec.GROUP_USER
     multicast = not args.no_multicast
-    found = asyncio.run(
-        discover(targets, multicast=multicast, wait=args.wait, password=password, group=group)
-    )
-    if not found:
+
+    async def both() -> tuple[list[Found], tuple[dict[int, Any], str | None]]:
+        meter_group = codec.MULTICAST_GROUP if multicast else "none"
+        wait, meter_port = float(args.wait), int(args.meter_port)
+        devices, heard = await asyncio.gather(
+            discover(targets, multicast=multicast, wait=wait, password=password, group=group),
+            listen_for_meters(meter_port, meter_group, wait),
+        )
+        return devices, heard
+
+    found, (meters, meter_problem) = asyncio.run(both())
+    if meter_problem:
+        print(f"discover: {meter_problem}", file=sys.stderr)
+    for serial, datagram in sorted(meters.items()):
+        from collector.sources.sma_em.codec import METER_SUSYS
+
+        model = METER_SUSYS.get(datagram.susy, "meter")
+        print(
+            f"energy meter  serial {serial}  SUSyID {datagram.susy}  {model}  "
+            f"software {datagram.version or 'unknown'}  (set SMA_EM_SERIAL)"
+        )
+    if not found and not meters:
         where = "on the LAN" if multicast else "at the given addresses"
         print(f"no Speedwire device answered {where} within {args.wait:g} s", file=sys.stderr)
         return 1

@@ -111,15 +111,16 @@ class Hub:
         self._log = get_logger(source="sma-em")
 
     async def open(self, listener: MeterSource) -> None:
-        self._users += 1
         if listener not in self.listeners:
             self.listeners.append(listener)
         if self._transport is not None:
+            self._users += 1
             return
         loop = asyncio.get_running_loop()
-        sock = self._socket()
+        sock = meter_socket(self.port, self.group, self.interface, self._log)
         transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
         self._transport = transport
+        self._users += 1
         self.ready.set()
 
     def close(self) -> None:
@@ -128,32 +129,6 @@ class Hub:
             self._transport.close()
             self._transport = None
             self.ready.clear()
-
-    def _socket(self) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if hasattr(socket, "SO_REUSEPORT"):  # other listeners on this host keep working
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind(("", self.port))
-        if self.group != "none":
-            interface = self.interface or "0.0.0.0"
-            membership = struct.pack(
-                "4s4s", socket.inet_aton(self.group), socket.inet_aton(interface)
-            )
-            try:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-            except OSError as exc:  # no multicast route, interface not up: unicast still works
-                self._log.warning(
-                    "multicast group not joined",
-                    group=self.group,
-                    interface=interface,
-                    error=exc.strerror or str(exc),
-                    note="only datagrams sent to this machine's address arrive; set "
-                    "SMA_EM_INTERFACE to the address of the network the meter is in",
-                )
-        sock.setblocking(False)
-        return sock
 
     def received(self, data: bytes) -> None:
         try:
@@ -182,6 +157,34 @@ class Hub:
                 reason=str(exc),
                 note="counted; further ones of this kind are not logged",
             )
+
+
+def meter_socket(port: int, group: str, interface: str, log: Any) -> socket.socket:
+    """A UDP socket on the port that meters send to, shared with other listeners on this host
+    (SO_REUSEADDR, SO_REUSEPORT), in the multicast group unless `group` is "none"; a group that
+    cannot be joined is one warning, and unicast still arrives."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):  # other listeners on this host keep working
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("", port))
+    if group != "none":
+        interface = interface or "0.0.0.0"
+        membership = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(interface))
+        try:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        except OSError as exc:  # no multicast route, interface not up: unicast still works
+            log.warning(
+                "multicast group not joined",
+                group=group,
+                interface=interface,
+                error=exc.strerror or str(exc),
+                note="only datagrams sent to this machine's address arrive; set "
+                "SMA_EM_INTERFACE to the address of the network the meter is in",
+            )
+    sock.setblocking(False)
+    return sock
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -237,7 +240,15 @@ class MeterSource:
         self.windows.setdefault(serial, Window()).add(datagram)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
-        await self.hub.open(self)
+        try:
+            await self.hub.open(self)
+        except OSError as exc:  # the port taken without SO_REUSEPORT, no permission
+            self.status.stopped = (
+                f"cannot listen on UDP port {self.settings.port}: {exc.strerror or exc}"
+            )
+            self._log.error("source stopped", error=self.status.stopped)
+            self.status.changed()
+            return
         try:
             # The first window is a whole interval at least (see collector.sources).
             end = (math.floor(time.time() / self.interval) + 2) * self.interval
