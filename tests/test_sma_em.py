@@ -178,7 +178,8 @@ class Listening:
 
     def __init__(self, **settings: Any) -> None:
         self.port = free_port(udp=True)
-        self.settings = SmaEmSettings(port=self.port, group="none", interval=1.0, **settings)
+        settings = {"group": "none", **settings}
+        self.settings = SmaEmSettings(port=self.port, interval=1.0, **settings)
         self.hub = Hub(self.settings)
         self.source = MeterSource("meter", self.settings, self.hub)
         self.readings: list[Reading] = []
@@ -316,3 +317,19 @@ def test_the_home_manager_s_charger_datagrams_and_non_meters_are_dropped() -> No
     with pytest.raises(Dropped) as caught:
         decode_datagram(meter[:-10] + bytes(4))  # the length says more than there is
     assert caught.value.reason is Drop.MALFORMED
+
+
+def test_the_multicast_group_is_joined_on_the_chosen_interface() -> None:
+    """The meter's way by default: to 239.12.255.254. Joined on 127.0.0.1 and sent from there
+    with TTL 0, the datagrams never leave this host."""
+    listening = Listening(serial="9", group="239.12.255.254", interface="127.0.0.1")
+    target = ("239.12.255.254", listening.port)
+    sender = MeterSender(Meter(serial=9), target, interface="127.0.0.1", ttl=0)
+
+    def send() -> None:
+        for _ in range(3):
+            sender.send_once()
+
+    listening.run(lambda readings: bool(readings), send)
+    sender.stop()
+    assert sum(int(r.fields["samples"]) for r in listening.readings) == 3

@@ -115,14 +115,21 @@ class MeterSender:
         *,
         period: float = 1.0,
         faults: Faults | None = None,
+        interface: str | None = None,
+        ttl: int = 1,
     ) -> None:
+        """`interface`: the address to send multicast from; `ttl` 0 keeps it on this host."""
         self.meter = meter
         self.target = target
         self.period = period
         self.faults = faults or Faults()
         self.sent = 0  # datagrams sent (each duplicate counted once)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+        if interface is not None:
+            self.sock.setsockopt(
+                socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface)
+            )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sma-em-simulator", daemon=True)
 
