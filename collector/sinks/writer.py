@@ -58,7 +58,10 @@ class Writer:
         self._outage_since: float | None = None  # monotonic; set from the first failure
         self._catching_up = 0  # readings delivered since the outage ended, until caught up
         self._last_reminder = 0.0
-        self._attempted: list[Item] = []  # the batch of the latest write attempt
+        # The batch of the latest write attempt. A retry may grow the batch (more readings came
+        # while waiting), so when InfluxDB refuses a point for good it is this batch, not the
+        # first one, that _split searches for the bad point.
+        self._attempted: list[Item] = []
 
     @property
     def pending(self) -> int:

@@ -411,6 +411,9 @@ TYPE_S32 = 0x40
 
 NAN_S32 = 0x80000000
 NAN_U32 = 0xFFFFFFFF
+# "No value": the end-of-data mark in the min/max words of a value-with-range record, and what
+# some devices send instead of a u32 value (libspeedwire); never a reading (reference §4.2)
+NO_VALUE_U32 = 0xFFFFFFFE
 NAN_S64 = 0x8000000000000000
 NAN_U64 = 0xFFFFFFFFFFFFFFFF
 STATUS_NAN = 0xFFFFFD
@@ -457,7 +460,7 @@ class Record:
                 if raw == NAN_S32:
                     return None
                 return raw - (1 << 32) if raw >= 1 << 31 else raw
-            return None if raw in (NAN_U32, 0xFFFFFFFE) else raw
+            return None if raw in (NAN_U32, NO_VALUE_U32) else raw
         raise CodecError(
             f"register 0x{self.lri >> 8:04x}: a {self.size}-byte record holds no number"
         )
@@ -499,7 +502,7 @@ class Record:
         if len(self.data) != 32:
             raise CodecError(f"register 0x{self.lri >> 8:04x}: a version record is 40 bytes")
         (raw,) = struct.unpack_from("<I", self.data, 16)
-        if raw in (NAN_U32, 0xFFFFFFFE, 0):
+        if raw in (NAN_U32, NO_VALUE_U32, 0):
             return None
         major, minor, build, kind = raw >> 24, (raw >> 16) & 0xFF, (raw >> 8) & 0xFF, raw & 0xFF
         letter = "NEABRS"[kind] if kind < 6 else str(kind)
@@ -569,7 +572,7 @@ def version_record(code: int, time: int, version: str) -> Record:
         | int(build) << 8
         | "NEABRS".index(letter)
     )
-    data = struct.pack("<8I", 0, 0, 0xFFFFFFFE, 0xFFFFFFFE, raw, raw, 0, 0)
+    data = struct.pack("<8I", 0, 0, NO_VALUE_U32, NO_VALUE_U32, raw, raw, 0, 0)
     return Record(code, time, data)
 
 
