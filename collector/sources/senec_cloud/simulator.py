@@ -84,7 +84,7 @@ class Account:
 
 
 @dataclass
-class Stats:
+class Counts:
     logins: int = 0  # authorization codes given
     refreshes: int = 0
     failed_logins: int = 0
@@ -106,7 +106,7 @@ class SenecCloud:
         self.account = account or Account()
         self.faults = faults or Faults()
         self.systems = [str(int(SYSTEM_ID) + index) for index in range(systems)]
-        self.stats = Stats()
+        self.stats = Counts()
         self.lock = threading.Lock()
         self.sessions: dict[str, dict[str, str]] = {}  # session code -> challenge, user, cookie
         self.codes: dict[str, str] = {}  # authorization code -> PKCE challenge
