@@ -76,6 +76,13 @@ def test_compose_file_validates_with_the_example_environment(tmp_path: Path) -> 
     assert environment["BUFFER_MAX_AGE"] == "30d"
     assert environment["BUFFER_MAX_MB"] == "500"
     assert (environment["INFLUX_HOST"], environment["DATA_DIR"]) == ("influxdb", "/data")
+    assert "- 127.0.0.1:8086:8086/tcp" in config  # InfluxDB only for this machine by default
+    example = (ROOT / ".env.example").read_text()
+    assert "INFLUXDB_LISTEN=127.0.0.1\n" in example
+    opened = compose_config(
+        tmp_path, example.replace("INFLUXDB_LISTEN=127.0.0.1", "INFLUXDB_LISTEN=0.0.0.0")
+    )
+    assert "- 0.0.0.0:8086:8086/tcp" in opened
     assert "- collector-data:/data" in config or "source: collector-data" in config
 
 
