@@ -527,20 +527,12 @@ def _drafts_from_env(
     drafts = []
     claimed: dict[str, list[str]] = {}  # selector variable -> the values kinds claim
     for kind in kinds.values():
-        model = kind.settings
-        if kind.env_selector is not None:
-            key, value, by_default = kind.env_selector
-            variable = variable_of(model, kind.env_prefix, key)
-            claimed.setdefault(variable, []).append(value)
-            given = env.values.get(variable, "").strip().lower()
-            if given != value and (given or not by_default):
-                continue
-            if given == value and not by_default:  # the selector alone configures it
-                raw, origins = collect.from_env(kind.settings, kind.env_prefix, env)
-                drafts.append(_Draft(kind, None, {}, raw, origins, ""))
-                continue
-        if not any(
-            _set_apart_from_default(model, kind.env_prefix, k, env) for k in kind.env_triggers
+        chosen = _selected(kind, env, claimed)
+        if chosen is False:
+            continue
+        if chosen is None and not any(
+            _set_apart_from_default(kind.settings, kind.env_prefix, k, env)
+            for k in kind.env_triggers
         ):
             continue
         raw, origins = collect.from_env(kind.settings, kind.env_prefix, env)
@@ -550,6 +542,21 @@ def _drafts_from_env(
         if given and given not in values:
             problems.append(f"{variable}: {given!r} is none of {', '.join(values)}")
     return drafts
+
+
+def _selected(kind: SourceKind, env: Environment, claimed: dict[str, list[str]]) -> bool | None:
+    """What a kind's selector says (see SourceKind.env_selector): False, the variable names
+    another kind; True, it names this one and that alone configures it; None, the trigger
+    variables decide. Notes the value it claims in `claimed`."""
+    if kind.env_selector is None:
+        return None
+    key, value, by_default = kind.env_selector
+    variable = variable_of(kind.settings, kind.env_prefix, key)
+    claimed.setdefault(variable, []).append(value)
+    given = env.values.get(variable, "").strip().lower()
+    if given != value and (given or not by_default):
+        return False
+    return True if given == value and not by_default else None
 
 
 def _trigger(kind: SourceKind) -> str:
