@@ -59,7 +59,8 @@ class JsonHandler(BaseHTTPRequestHandler):
 
 
 class HttpSimulator:
-    """A plain-HTTP simulator on a socket: `start()` returns at once, a thread serves."""
+    """An HTTP simulator on a socket (a subclass may wrap it in TLS): `start()` returns at once,
+    a thread serves."""
 
     def __init__(
         self,

@@ -22,14 +22,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from collector.errors import ProtocolError
 from collector.simulators.household import Household, Snapshot
-from collector.simulators.serve import until_signalled
+from collector.simulators.serve import HttpSimulator, JsonHandler, until_signalled
 from collector.sources.senec.codec import (
     Sections,
     ValueType,
@@ -222,43 +221,26 @@ class SenecDevice:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler):
     server_version = "nginx/1.17.7"
     sys_version = ""
     timeout = 30
     device: SenecDevice  # set on the subclass made per server
-    quiet = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if not self.quiet:
-            sys.stderr.write(f"simulator: {self.address_string()} {format % args}\n")
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
-        body = self._body()
+        body = self.body()
         if path == "/lala.cgi":
             self._lala(body)
         elif path == "/simulator/faults":
             try:
                 self.device.faults.update(json.loads(body or b"{}"))
             except (ValueError, TypeError) as exc:
-                self._send(400, json.dumps({"error": str(exc)}).encode())
+                self.send(400, json.dumps({"error": str(exc)}).encode())
                 return
-            self._send(200, json.dumps(self.device.faults.as_dict()).encode())
+            self.send(200, json.dumps(self.device.faults.as_dict()).encode())
         else:
-            self._send(404, b"<html><body>404 Not Found</body></html>", "text/html")
+            self.send(404, b"<html><body>404 Not Found</body></html>", "text/html")
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
@@ -266,11 +248,11 @@ class _Handler(BaseHTTPRequestHandler):
         for language, file in LANGUAGE_FILES.items():
             if path == file:
                 if not self.device.faults.language_files:
-                    self._send(
+                    self.send(
                         503, b"<html><body>503 Service Unavailable</body></html>", "text/html"
                     )
                 else:
-                    self._send(
+                    self.send(
                         200, self.device.language_file(language).encode(), "application/javascript"
                     )
                 return
@@ -282,17 +264,17 @@ class _Handler(BaseHTTPRequestHandler):
                     for item in self.device.served
                     if item.time is None or item.time >= since
                 ]
-            self._send(200, json.dumps(served).encode())
+            self.send(200, json.dumps(served).encode())
         elif path == "/simulator/faults":
-            self._send(200, json.dumps(self.device.faults.as_dict()).encode())
+            self.send(200, json.dumps(self.device.faults.as_dict()).encode())
         else:
-            self._send(404, b"<html><body>404 Not Found</body></html>", "text/html")
+            self.send(404, b"<html><body>404 Not Found</body></html>", "text/html")
 
     def _lala(self, body: bytes) -> None:
         try:
             request = decode_request(body)
         except ProtocolError as exc:
-            self._send(400, json.dumps({"error": str(exc)}).encode())
+            self.send(400, json.dumps({"error": str(exc)}).encode())
             return
         kind, delay = self.device.next_kind()
         if delay:
@@ -300,11 +282,11 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "500":
             with self.device.lock:
                 self.device.served.append(Served(kind, None, None))
-            self._send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
+            self.send(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
             return
         answer = self.device.answer(request, kind)
         if kind == "malformed":
-            self._send(200, answer[: len(answer) // 2] + b"<html>oops</html>")
+            self.send(200, answer[: len(answer) // 2] + b"<html>oops</html>")
         elif kind == "truncated":
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -314,10 +296,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
         else:
-            self._send(200, answer)
+            self.send(200, answer)
 
 
-class SenecSimulator:
+class SenecSimulator(HttpSimulator):
     """The device on a socket. `start()` returns at once; the server runs in a thread."""
 
     def __init__(
@@ -331,9 +313,8 @@ class SenecSimulator:
     ) -> None:
         self.device = device or SenecDevice()
         self.tls = tls
-        handler = type("Handler", (_Handler,), {"device": self.device, "quiet": quiet})
-        self.server = ThreadingHTTPServer((host, port), handler)
-        self.server.daemon_threads = True
+        state = {"device": self.device}
+        super().__init__(_Handler, state, host=host, port=port, quiet=quiet, name="senec-simulator")
         self.ca_pem: bytes | None = None
         if tls:
             import trustme
@@ -346,9 +327,6 @@ class SenecSimulator:
                 self.server.socket, server_side=True, do_handshake_on_connect=False
             )
             self.ca_pem = ca.cert_pem.bytes()
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, name="senec-simulator", daemon=True
-        )
 
     @property
     def address(self) -> str:
@@ -358,14 +336,6 @@ class SenecSimulator:
     @property
     def url(self) -> str:
         return f"{'https' if self.tls else 'http'}://{self.address}"
-
-    def start(self) -> SenecSimulator:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- command line ------------------------------------------------------------------------
