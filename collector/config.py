@@ -112,6 +112,9 @@ class RuntimeSettings(Settings):
     buffer_max_mb: float = Field(500.0, gt=0)
     health_backlog_growing: float = Field(600.0, gt=0)
     health_every: float = Field(10.0, gt=0, le=60)
+    # the collector's own figures (collector.selfreport); an empty measurement writes none
+    self_measurement: str = "collector"
+    self_every: float = Field(60.0, ge=1, le=3600)
 
     _durations = field_validator("buffer_max_age", "health_backlog_growing", mode="before")(
         parse_duration

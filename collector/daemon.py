@@ -22,6 +22,7 @@ from collector.lock import DataDirLock
 from collector.logging import get_logger
 from collector.queue import QUEUE_FILE, DurableQueue, QueueStore, iso
 from collector.reading import Reading, check_fields
+from collector.selfreport import SelfReport, Source
 from collector.sinks import make_sink
 from collector.sinks.writer import Writer
 from collector.sources import Emit, Instance, InstanceConfig, SourceKind
@@ -188,6 +189,14 @@ async def run_daemon(config: Config) -> int:
         tasks.append(task)
     trend = BacklogTrend()
     health_failed = False
+    report = _self_report(runtime.self_measurement, instances, started)
+    next_report = time.monotonic() + runtime.self_every
+
+    def report_now() -> None:
+        if report is None:
+            return
+        for point in report.points(writer, queue.pending, store.rejected):
+            queue.submit(point, _ignore)
 
     def heartbeat(exited: bool = False) -> None:
         nonlocal health_failed
@@ -228,12 +237,14 @@ async def run_daemon(config: Config) -> int:
     while not stop.is_set():
         wake.clear()
         heartbeat()
+        if time.monotonic() >= next_report:
+            report_now()
+            next_report = max(next_report + runtime.self_every, time.monotonic())
+        timeout = min(runtime.health_every, max(0.0, next_report - time.monotonic()))
         with contextlib.suppress(TimeoutError):
             waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
             try:
-                await asyncio.wait(
-                    waiting, timeout=runtime.health_every, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for future in waiting:
                     future.cancel()
@@ -274,6 +285,20 @@ async def run_daemon(config: Config) -> int:
     sys.stdout.flush()
     lock.release()
     return 0
+
+
+def _self_report(measurement: str, instances: list[Running], started: float) -> SelfReport | None:
+    if not measurement.strip():
+        return None
+    sources = [
+        Source(item.instance.name, item.kind.name, item.instance.device, item.instance.status)
+        for item in instances
+    ]
+    return SelfReport(measurement.strip(), sources, started)
+
+
+def _ignore(on_disk: bool) -> None:
+    """The self-report's points are not logged one by one as readings are."""
 
 
 async def _run_bound(item: Running, emit: Emit, stop: asyncio.Event) -> None:

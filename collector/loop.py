@@ -93,9 +93,11 @@ class PollLoop:
 
     async def _poll_once(self, emit: Emit) -> bool:
         """One poll; False when the device must not be polled again (a permanent error)."""
+        began = time.monotonic()
         try:
             reading = await self.poller.poll()
         except SourceError as exc:
+            self._timed(began)
             if exc.permanent:
                 self.status.failed_polls += 1
                 self.status.last_error = str(exc)
@@ -110,6 +112,7 @@ class PollLoop:
                 return False
             self._failed(exc)
             return True
+        self._timed(began)
         self._recovered()
         readings = [reading] if isinstance(reading, Reading) else reading or []
         if not readings:  # answered, nothing new: counted, not written
@@ -121,6 +124,10 @@ class PollLoop:
         for item in readings:
             emit(item, functools.partial(self._collected, item))
         return True
+
+    def _timed(self, began: float) -> None:
+        self.status.polls += 1
+        self.status.poll_seconds += time.monotonic() - began
 
     def _collected(self, reading: Reading, on_disk: bool) -> None:
         self.status.readings += 1

@@ -28,6 +28,7 @@ SETTING_PREFIXES = (
     "BUFFER_",
     "HEALTH_",
     "COLLECTOR_",
+    "SELF_",
 )
 INFLUX_TYPES = {int: "integer", float: "float", bool: "boolean", str: "string"}
 

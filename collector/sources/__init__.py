@@ -46,6 +46,8 @@ class InstanceStatus:
     last_reading_at: float | None = None  # wall clock
     last_error: str | None = None
     unchanged: int = 0  # polls answered with nothing new (see Poller.poll)
+    polls: int = 0  # polls made, and the seconds they took together (the self-report's mean)
+    poll_seconds: float = 0.0
     stopped: str | None = None  # why it stopped for good (it is not asked again)
     listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
