@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TypeVar
 
@@ -255,3 +256,26 @@ def test_a_device_that_takes_one_query_at_a_time_is_asked_one_by_one(
     }
     assert expected <= set(first)
     assert set(first) - {"energy_today"} == set(second) - {"energy_today"}
+
+
+def test_an_inverter_named_by_host_name_is_answered(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    """Replies come from an address; a target given by name (SMA_HOST=inverter.fritz.box,
+    a compose service) is resolved first, else no reply would match it. `localhost` comes from
+    /etc/hosts: no DNS query leaves the machine."""
+
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> codec.Address:
+        named = ("localhost", where[1])
+        device = await client.login(named, "0000", codec.GROUP_USER)
+        await client.query(named, device, BY_NAME["ac_power"])
+        client.logoff(named)
+        return device
+
+    device, client = run(simulator, scenario)
+    assert device == inverter.address
+    assert client.stats.dropped == 0
+    deadline = time.monotonic() + 5  # the log-off has no reply: wait for it to arrive
+    while codec.CMD_LOGOFF not in [p.command for p in inverter.received]:
+        assert time.monotonic() < deadline, "the log-off sent to a host name never arrived"
+        time.sleep(0.01)

@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +28,8 @@ from collector.sources.sma import codec
 from collector.sources.sma.codec import Address, InverterPacket, Record
 from collector.sources.sma.registers import Query
 
-Target = tuple[str, int]  # (IP address, UDP port)
+Target = tuple[str, int]  # (host, UDP port): an IP address or a name
+RESOLVE_FOR = 300.0  # seconds a host name's address is used before it is looked up again
 Builder = Callable[[int], InverterPacket]  # packet id -> request
 
 
@@ -66,6 +69,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         self._next_id = random.randint(1, 0x7FFF)
         self._pending: dict[int, _Pending] = {}
         self._transport: asyncio.DatagramTransport | None = None
+        self._addresses: dict[Target, tuple[Target, float]] = {}  # name -> address, until
 
     # --- socket --------------------------------------------------------------------------
 
@@ -135,13 +139,14 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         if self._transport is None:
             raise RuntimeError("the client is not open")
         loop = asyncio.get_running_loop()
+        address = await self._resolved(target)
         for attempt in range(self.retries + 1):
             pid = self._packet_id()
             request = build(pid)
-            pending = _Pending(target, device, request.command, done=loop.create_future())
+            pending = _Pending(address, device, request.command, done=loop.create_future())
             self._pending[pid] = pending
             try:
-                self._transport.sendto(codec.encode_inverter(request), target)
+                self._transport.sendto(codec.encode_inverter(request), address)
                 self.stats.sent += 1
                 if attempt:
                     self.stats.retries += 1
@@ -154,6 +159,30 @@ class SpeedwireClient(asyncio.DatagramProtocol):
             f"no answer from {target[0]}:{target[1]} within {self.timeout:g} s "
             f"({self.retries + 1} attempts)"
         )
+
+    async def _resolved(self, target: Target) -> Target:
+        """The target with its host name resolved: replies come from an address, and are
+        matched against it. Looked up again after RESOLVE_FOR seconds (a DHCP lease may move
+        the device)."""
+        host, port = target
+        try:
+            ipaddress.ip_address(host)
+            return target
+        except ValueError:
+            pass
+        cached = self._addresses.get(target)
+        if cached is not None and time.monotonic() < cached[1]:
+            return cached[0]
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.getaddrinfo(
+                host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
+            )
+        except OSError as exc:
+            raise DeviceUnreachable(f"cannot resolve {host}: {exc.strerror or exc}") from None
+        address = (str(found[0][4][0]), int(found[0][4][1]))
+        self._addresses[target] = (address, time.monotonic() + RESOLVE_FOR)
+        return address
 
     async def login(self, target: Target, password: str, group: int) -> Address:
         """Log in; returns the device's address (SUSyID and serial) from its reply."""
@@ -178,7 +207,8 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         """Log off (the device sends no answer)."""
         if self._transport is not None:
             self._transport.sendto(
-                codec.encode_inverter(codec.logoff(self.me, self._packet_id())), target
+                codec.encode_inverter(codec.logoff(self.me, self._packet_id())),
+                self._addresses.get(target, (target, 0.0))[0],  # a name as last resolved
             )
             self.stats.sent += 1
 
