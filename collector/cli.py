@@ -47,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _queue(args.action, as_json=args.json)
     if command == "sources":
         return _sources(kinds, args.markdown)
+    if command == "report":
+        try:
+            return _report(args)
+        except ConfigError as error:
+            _problem_lines(error)
+            return EXIT_CONFIG
     for kind in kinds.values():
         for extra in kind.commands:
             if extra.name == command:
@@ -97,6 +103,21 @@ def _parser(kinds: dict[str, SourceKind]) -> argparse.ArgumentParser:
         "action", nargs="?", choices=["show", "retry-rejected"], default="show", metavar="ACTION"
     )
     queue.add_argument("--json", action="store_true", help="print the figures as JSON")
+    report = commands.add_parser(
+        "report",
+        help="draw a day's power flow and energy from InfluxDB into a PNG "
+        "(needs matplotlib: pip install 'energy-collector[report]')",
+    )
+    report.add_argument("--day", help="YYYY-MM-DD (default: today)")
+    report.add_argument("--out", type=Path, help="the PNG to write (default: day-YYYY-MM-DD.png)")
+    report.add_argument(
+        "--measurement",
+        help="the measurement with the house fields (default: the first configured source's "
+        "that has them)",
+    )
+    report.add_argument(
+        "--timezone", help="the day's time zone, an IANA name (default: this machine's)"
+    )
     for kind in kinds.values():
         for extra in kind.commands:
             extra.add_arguments(commands.add_parser(extra.name, help=extra.help))
@@ -137,6 +158,51 @@ def _with_config(command: str) -> int:
     except AlreadyRunning as exc:
         print(f"collector: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    from datetime import date, datetime
+
+    from collector import report
+    from collector.config import load_config
+
+    if report.matplotlib_missing():
+        print(
+            "collector report: drawing needs matplotlib, an optional extra: "
+            "pip install 'energy-collector[report]'",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    config = load_config(need_sources=False)
+    assert config.influx is not None
+    try:
+        zone = report.zone_named(args.timezone)
+        try:
+            day = date.fromisoformat(args.day) if args.day else datetime.now(zone).date()
+        except ValueError:
+            raise report.ReportError(f"--day: {args.day!r} is not a date like 2026-11-23") from None
+        measurement = args.measurement or report.house_measurement(
+            {
+                item.settings.measurement: set(config.kind_of(item).fields)
+                for item in config.instances
+            }
+        )
+        if measurement is None:
+            raise report.ReportError(
+                "which measurement? no configured source writes house_power: name it with "
+                "--measurement"
+            )
+        data = report.read_day(report.InfluxQL(config.influx), measurement, day, zone)
+        out = args.out or Path(f"day-{day.isoformat()}.png")
+        report.draw(data, out)
+    except report.ReportError as exc:
+        print(f"collector report: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}: {data.summary()}")
+    return 0
 
 
 # --- check ---------------------------------------------------------------------------------

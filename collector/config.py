@@ -362,6 +362,7 @@ class _Draft:
 def load_config(
     *,
     need_sink: bool = True,
+    need_sources: bool = True,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Config:
@@ -430,7 +431,7 @@ def load_config(
     instances = _instances(drafts, problems, warnings, origins)
     unknown = _unknown_variables(env, kinds)
     attempted = drafts or document.get("source") or unreadable or selector_refused
-    if not instances and not attempted:
+    if not instances and not attempted and need_sources:
         triggers = ", ".join(_trigger(kind) for kind in kinds.values())
         problems.append(
             f"no source configured: set {triggers}, or name a TOML file in {CONFIG_VARIABLE}"
