@@ -13,6 +13,7 @@ lists what was served (for tests that count and compare).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import ssl
@@ -431,6 +432,14 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         household, faults=faults, replay=replay, seed=args.seed, extra_states=extra
     )
     port = args.port if args.port is not None else (8080 if args.http else 8443)
+    if not args.http and importlib.util.find_spec("trustme") is None:
+        print(
+            "simulator: HTTPS needs a certificate, made with trustme, which the collector's image "
+            "leaves out: install the simulators' extra (pip install 'energy-collector[demo]'), "
+            "or serve plain HTTP with --http (as compose's demo does)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         simulator = SenecSimulator(
             device, host=args.host, port=port, tls=not args.http, quiet=not args.verbose

@@ -148,8 +148,18 @@ class MeterSender:
         self.sent += 1
 
     def _run(self) -> None:
+        complained = False
         while not self._stop.wait(self.period):
-            self.send_once()
+            try:
+                self.send_once()
+            except OSError as exc:  # a name not resolvable yet (a container not up), no route
+                if not complained:
+                    print(f"simulator: cannot send to {self.target[0]}: {exc}", file=sys.stderr)
+                complained = True
+                continue
+            if complained:
+                print(f"simulator: sending to {self.target[0]} again", file=sys.stderr)
+                complained = False
 
     def start(self) -> MeterSender:
         self._thread.start()
