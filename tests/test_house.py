@@ -16,7 +16,8 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -31,7 +32,7 @@ from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from collector.sources.senec_cloud.simulator import SenecCloudSimulator
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma_em.simulator import Meter, MeterSender
-from tests.harness import ROOT, Collector, unique
+from tests.harness import ROOT, Collector, run_collector, unique
 from tests.servers import InfluxDB1, free_port
 
 pytestmark = pytest.mark.servers
@@ -51,6 +52,7 @@ class House:
     exit_code: int
     inverter_a: str
     inverter_b: str
+    config: Path
 
 
 def toml_value(value: object) -> str:
@@ -165,7 +167,9 @@ def house(influxdb1: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -> Hou
         for simulator in (senec, cloud, inverter_a, inverter_b):
             simulator.stop()
         meter.stop()
-    return House(collector, database, began, ended, restarted_at, exit_code, a_device, b_device)
+    return House(
+        collector, database, began, ended, restarted_at, exit_code, a_device, b_device, config
+    )
 
 
 def gaps(events: list[dict[str, Any]]) -> list[float]:
@@ -464,3 +468,59 @@ def test_the_collectors_own_figures_tell_what_happened(house: House, influxdb1: 
     # the figures of the periods add up to what the log says (up to the last period's end)
     logged = len(readings_of(house.collector, "senec"))
     assert logged - 2 <= readings["senec"] <= logged
+
+
+# --- the day as a picture ------------------------------------------------------------------
+
+
+def trapezoid_kwh(points: list[dict[str, Any]], name: str) -> float:
+    samples = [(float(p["time"]), float(p[name])) for p in points if p.get(name) is not None]
+    wh = sum(
+        (t2 - t1) * (v1 + v2) / 2 / 3600
+        for (t1, v1), (t2, v2) in itertools.pairwise(sorted(samples))
+    )
+    return wh / 1000
+
+
+def test_the_report_draws_the_day_with_the_dashboards_figures(
+    house: House, influxdb1: InfluxDB1, tmp_path: Path
+) -> None:
+    day = datetime.fromtimestamp(house.began, UTC).date().isoformat()
+    out = tmp_path / "day.png"
+    env = {"COLLECTOR_CONFIG": str(house.config)}
+    result = run_collector(
+        tmp_path, env, "report", "--day", day, "--out", str(out), "--timezone", "UTC"
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 20_000  # a drawing, not an empty canvas
+    line = result.stdout.strip()
+    assert line.startswith(f"wrote {out}: PV ")
+    # the house's energy, integrated here from the points themselves (trapezoids)
+    points = [
+        p
+        for p in influxdb1.points(house.database, "SENEC")
+        if datetime.fromtimestamp(p["time"], UTC).date().isoformat() == day
+    ]
+    printed = {
+        label: float(number) * (1 if unit == "kWh" else 0.001)
+        for label, number, unit in re.findall(r"(PV|house) ([0-9.]+) (kWh|Wh)", line)
+    }
+    for label, name in (("PV", "inverter_power"), ("house", "house_power")):
+        expected = trapezoid_kwh(points, name)  # PV may be 0 (the simulated house is at night)
+        assert abs(printed[label] - expected) <= 0.001 + 0.01 * expected, (label, expected, line)
+    assert trapezoid_kwh(points, "house_power") > 0.001  # a minute of a house using 100 W+
+
+    # what it says when it cannot
+    wrong = run_collector(tmp_path, env, "report", "--day", day, "--measurement", "NOPE")
+    assert wrong.returncode == 1
+    assert "no readings in 'NOPE' on " + day in wrong.stderr
+    assert wrong.stderr.count("\n") == 1
+    bad_day = run_collector(tmp_path, env, "report", "--day", "23.11.2026")
+    assert (bad_day.returncode, bad_day.stderr.strip()) == (
+        1,
+        "collector report: --day: '23.11.2026' is not a date like 2026-11-23",
+    )
+    zone = run_collector(tmp_path, env, "report", "--timezone", "Mars/Olympus")
+    assert zone.returncode == 1
+    assert "no time zone 'Mars/Olympus'" in zone.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -67,23 +68,147 @@ def collector_environment(config: str) -> dict[str, str]:
     return environment
 
 
+def services_of(config: str) -> dict[str, str]:
+    """Each service's block of `docker-compose config`'s output, by name."""
+    lines = config.splitlines()
+    start = lines.index("services:")
+    blocks: dict[str, list[str]] = {}
+    name = ""
+    for line in lines[start + 1 :]:
+        if line and not line.startswith(" "):
+            break
+        if line.startswith("  ") and not line.startswith("   ") and line.endswith(":"):
+            name = line.strip()[:-1]
+            blocks[name] = []
+        elif name:
+            blocks[name].append(line)
+    return {name: "\n".join(block) for name, block in blocks.items()}
+
+
+DEMO = ["senec-sim", "senec-cloud-sim", "sma-sim", "meter-sim"]
+
+
 def test_compose_file_validates_with_the_example_environment(tmp_path: Path) -> None:
-    config = compose_config(tmp_path, (ROOT / ".env.example").read_text())
+    """`.env.example` copied unchanged: the demo, with the collector reading the simulators."""
+    example = (ROOT / ".env.example").read_text()
+    config = compose_config(tmp_path, example)
     assert "condition: service_healthy" in config
     assert "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN: change-me-to-a-long-random-token" in config
     environment = collector_environment(config)
-    assert environment["SENEC_HOST"] == "192.168.178.29"
+    assert environment["COLLECTOR_CONFIG"] == "/demo/collector.toml"
+    assert environment.get("SENEC_HOST", "") == ""  # no device of its own beside the demo
     assert environment["BUFFER_MAX_AGE"] == "30d"
     assert environment["BUFFER_MAX_MB"] == "500"
     assert (environment["INFLUX_HOST"], environment["DATA_DIR"]) == ("influxdb", "/data")
     assert "- 127.0.0.1:8086:8086/tcp" in config  # InfluxDB only for this machine by default
-    example = (ROOT / ".env.example").read_text()
     assert "INFLUXDB_LISTEN=127.0.0.1\n" in example
     opened = compose_config(
         tmp_path, example.replace("INFLUXDB_LISTEN=127.0.0.1", "INFLUXDB_LISTEN=0.0.0.0")
     )
     assert "- 0.0.0.0:8086:8086/tcp" in opened
     assert "- collector-data:/data" in config or "source: collector-data" in config
+    services = services_of(config)
+    assert list(services) == ["collector", "grafana", "influxdb", *sorted(DEMO)] or set(
+        services
+    ) == {"collector", "grafana", "influxdb", *DEMO}
+    assert "restart: unless-stopped" in services["collector"]
+    assert "max-size: 10m" in services["collector"]
+
+
+def test_the_demo_profile_is_on_in_the_example_and_serves_what_the_demo_reads(
+    tmp_path: Path,
+) -> None:
+    """COMPOSE_PROFILES=demo in .env.example starts the simulators (docker compose reads it from
+    .env); every host the demo's collector.toml names is a demo service listening there; the
+    simulators run from the collector's own image, without its health check."""
+    import tomllib
+
+    example = (ROOT / ".env.example").read_text()
+    assert "\nCOMPOSE_PROFILES=demo\n" in example
+    services = services_of(compose_config(tmp_path, example))
+    for name in DEMO:
+        assert "profiles:\n    - demo" in services[name], name
+        assert "target: collector" in services[name], name
+        assert "image: energy-collector:latest" in services[name]
+        # the image's health check is the collector's: off (compose 1.x writes test: [NONE])
+        assert re.search(r"healthcheck:\n\s+(disable: true|test:\n\s+- NONE)", services[name])
+    for name in ("collector", "grafana", "influxdb"):
+        assert "profiles" not in services[name], name
+    assert "target: collector" in services["collector"]
+    assert "/demo:ro" in services["collector"] or "target: /demo" in services["collector"]
+
+    demo = tomllib.loads((ROOT / "deploy/demo/collector.toml").read_text())
+    listening = {
+        name: " ".join(
+            line.strip()[2:].strip("'") for line in block.splitlines() if line.startswith("    - ")
+        )
+        for name, block in services.items()
+        if name in DEMO
+    }
+    for source in demo["source"]:
+        for address in source.get("host", "").split(","):
+            if not address:
+                continue
+            host, port = address.split(":")
+            assert host in DEMO, address
+            command = listening[host]
+            first = int(command.split("--port ")[1].split()[0])
+            count = int(command.split("--count ")[1].split()[0]) if "--count" in command else 1
+            assert first <= int(port) < first + count, (address, command)
+            assert "--host 0.0.0.0" in command
+        for key in ("cloud_sso_url", "cloud_systems_url"):
+            if key in source:
+                assert source[key].startswith("http://senec-cloud-sim:8081/")
+                assert "--port 8081" in listening["senec-cloud-sim"]
+    assert "--to collector" in listening["meter-sim"]  # unicast to the collector's port 9522
+
+
+def test_without_the_demo_lines_the_collector_reads_the_devices_of_env(tmp_path: Path) -> None:
+    """The README's switch to real devices: delete the two demo lines, set an address."""
+    lines = [
+        line
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if not line.startswith(("COMPOSE_PROFILES=", "COLLECTOR_CONFIG=", "SENEC_HOST="))
+    ]
+    env = "\n".join([*lines, "SENEC_HOST=192.168.178.29"])
+    environment = collector_environment(compose_config(tmp_path, env))
+    assert environment["SENEC_HOST"] == "192.168.178.29"
+    assert environment.get("COLLECTOR_CONFIG", "") == ""
+
+
+def test_the_demo_configuration_loads_with_the_example_environment(tmp_path: Path) -> None:
+    """What the demo's collector reads: .env.example and deploy/demo/collector.toml, checked by
+    `collector config` as in the container (the file at its repository path)."""
+    from tests.harness import run_collector
+
+    example = (ROOT / ".env.example").read_text()
+    (tmp_path / ".env").write_text(
+        example.replace("/demo/collector.toml", str(ROOT / "deploy/demo/collector.toml"))
+    )
+    result = run_collector(tmp_path, {}, "config")
+    assert result.returncode == 0, result.stderr
+    for name in ("[[source]] senec (kind senec)", "senec-cloud (kind senec-cloud)"):
+        assert name in result.stdout
+    assert "[[source]] sma (kind sma)" in result.stdout
+    assert "[[source]] meter (kind sma-em)" in result.stdout
+    assert "sma-sim:9522,sma-sim:9523" in result.stdout
+    assert "SENEC_CLOUD" in result.stdout
+
+
+def test_the_stack_pulls_pinned_images() -> None:
+    """InfluxDB 2.7.x and Grafana 11.x by full version: `docker compose pull` moves nothing by
+    surprise (README "Updating" says how to move them on)."""
+    compose = (ROOT / "docker-compose.yml").read_text()
+    images = re.findall(r"^\s+image: (\S+)$", compose, re.MULTILINE)
+    pulled = [image for image in images if not image.startswith("energy-collector")]
+    assert sorted(pulled) == sorted(set(pulled))
+    assert any(re.fullmatch(r"influxdb:2\.7\.\d+", image) for image in pulled), pulled
+    assert any(re.fullmatch(r"grafana/grafana-oss:11\.\d+\.\d+", image) for image in pulled)
+    assert len(pulled) == 2
+    assert "FROM python:3.12-slim AS build" in (ROOT / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for image in pulled:
+        assert image in readme, image
 
 
 def test_every_setting_in_env_reaches_the_collector(tmp_path: Path) -> None:
