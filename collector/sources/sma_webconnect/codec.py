@@ -1,0 +1,180 @@
+"""WebConnect's JSON (sma.md §7): the keys, the shapes of a reply, and values to fields.
+
+No I/O here. A key is `<group>_<type byte + register>`, e.g. `6100_40263F00`: its last eight hex
+digits are the Speedwire record code, so the Speedwire kind's register table gives the field, the
+scale and what a missing value means. A reply is `{"result": {"<device uid>": {key: entry}}}`,
+where an entry comes in three shapes, all seen in recordings:
+
+- `{"1": [{"val": 2570}, {"val": 0}]}`: per channel ("1" PV, "9" battery and hybrid devices), one
+  value per string / index (Sunny Boy 3.6, Tripower);
+- `{"val": 46}`: one value (Sunny Boy 1.5);
+- `[{"str": 1, "val": 57}]`: one value per string, numbered (Sunny Boy 1.5).
+
+A status value is a list of tags, `[{"tag": 307}]`. `null` means the device has no value now.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from collector.reading import FieldValue
+from collector.sources.sma.fields import MAX_STRINGS
+from collector.sources.sma.registers import (
+    REGISTERS,
+    STATUS_OK,
+    Register,
+    RegisterRole,
+    status_name,
+)
+
+KEY = re.compile(r"^[0-9A-F]{4}_[0-9A-F]{8}$")
+
+# Registers WebConnect offers beyond what the Speedwire kind asks for.
+EXTRA: dict[int, Register] = {
+    r.lri: r
+    for r in (
+        Register(0x00462400, "grid_energy_minus", RegisterRole.COUNTER),  # feed-in counter
+        Register(0x00462500, "grid_energy_plus", RegisterRole.COUNTER),  # draw counter
+        Register(0x00543100, "house_power", RegisterRole.POWER),
+    )
+}
+ALWAYS_THERE = {0x00263F00}  # AC power: null from a device that answers means 0 W
+
+
+class ReplyError(ValueError):
+    """A reply that is not the JSON this API answers with; the message says what it is."""
+
+
+@dataclass(frozen=True)
+class DeviceError(Exception):
+    """The device's own error answer, `{"err": N}`."""
+
+    code: int
+
+
+def lri_of(key: str) -> int:
+    """The Speedwire register of a key: `6100_40263F00` → 0x00263F00."""
+    return int(key[5:], 16) & 0x00FFFF00
+
+
+def entries_of(reply: Any) -> dict[str, Any]:
+    """The one device's entries of a reply (getValues, getAllOnlValues); raises DeviceError on
+    `{"err": N}` and ReplyError on anything else that is not a result."""
+    if isinstance(reply, Mapping) and "err" in reply:
+        code = reply["err"]
+        raise DeviceError(code if isinstance(code, int) else -1)
+    result = reply.get("result") if isinstance(reply, Mapping) else None
+    if not isinstance(result, Mapping) or not result:
+        raise ReplyError(f"no result in the answer: {_short(reply)}")
+    if len(result) != 1:
+        raise ReplyError(f"values of {len(result)} devices in one answer ({', '.join(result)})")
+    [entries] = result.values()
+    if not isinstance(entries, Mapping):
+        raise ReplyError(f"the device's values are not an object: {_short(entries)}")
+    return {key: entry for key, entry in entries.items() if KEY.match(key)}
+
+
+def values_of(entry: Any) -> list[Any]:
+    """An entry's values in index order (string 1, 2, ...), whatever its shape."""
+    if isinstance(entry, Mapping):
+        if "val" in entry:
+            return [entry["val"]]
+        items: list[Any] = []
+        for channel in entry.values():  # one channel per key, as far as recorded
+            if isinstance(channel, list):
+                items += channel
+        return [item.get("val") for item in items if isinstance(item, Mapping)]
+    if isinstance(entry, list):
+        numbered = [item for item in entry if isinstance(item, Mapping)]
+        numbered.sort(
+            key=lambda item: item.get("str", 0) if isinstance(item.get("str"), int) else 0
+        )
+        return [item.get("val") for item in numbered]
+    return []
+
+
+def _string_number(item: Mapping[str, Any]) -> int:
+    number = item.get("str")
+    return number if isinstance(number, int) else 0
+
+
+def fields_from(entries: Mapping[str, Any]) -> dict[str, FieldValue]:
+    """The entries of one reply → fields with the Speedwire kind's names, units and types."""
+    fields: dict[str, FieldValue] = {}
+    for key, entry in entries.items():
+        lri = lri_of(key)
+        register = REGISTERS.get(lri) or EXTRA.get(lri)
+        if register is None:
+            continue
+        values = values_of(entry)
+        if not register.channelled:
+            values = values[:1]
+        for index, value in enumerate(values):
+            name = register.field
+            if register.channelled:
+                if index >= MAX_STRINGS:
+                    break
+                name = name.format(n=index + 1)
+            _put(fields, name, register, lri, value)
+    strings = [
+        v for n in range(1, MAX_STRINGS + 1) if isinstance(v := fields.get(f"mpp{n}_power"), int)
+    ]
+    if strings:
+        fields["dc_power"] = sum(strings)
+    _current_sign(fields)
+    return fields
+
+
+def _current_sign(fields: dict[str, FieldValue]) -> None:
+    """bat_charge_current is + while charging, − while discharging (the catalogue's meaning).
+    SMA's sign depends on the model (sma.md §4: "verify"; the Sunny Tripower 6.0 SE reports
+    -4.773 A while charging 2048 W), so the direction is taken from the battery's powers."""
+    current = fields.get("bat_charge_current")
+    charging, discharging = fields.get("bat_power_plus"), fields.get("bat_power_minus")
+    if not isinstance(current, float) or not isinstance(charging, int):
+        return
+    if not isinstance(discharging, int) or charging == discharging:
+        return  # no direction to go by: as the device says
+    fields["bat_charge_current"] = abs(current) if charging > discharging else -abs(current)
+
+
+def _put(
+    fields: dict[str, FieldValue], name: str, register: Register, lri: int, value: Any
+) -> None:
+    if register.role is RegisterRole.STATUS:
+        code = _tag(value)
+        if code is not None:
+            fields[name] = status_name(code)
+            fields[f"{name}_code"] = code
+            fields[f"{name}_ok"] = code in STATUS_OK[name]
+        return
+    if value is None and lri in ALWAYS_THERE:
+        value = 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return  # null (no value now), or not a number: the field is left out
+    if not math.isfinite(value) or abs(value) >= 2**53:
+        return  # not a reading (SMA's raw values are 32-bit)
+    if register.role is RegisterRole.POWER:
+        fields[name] = max(0, int(value))  # a standby draw (-10 W) is not feeding out
+    elif register.role is RegisterRole.COUNTER:
+        if value > 0:  # a 0 would look like a counter reset
+            fields[name] = int(value)
+    else:
+        fields[name] = round(value / register.divisor, 3) or 0.0  # (no -0.0)
+
+
+def _tag(value: Any) -> int | None:
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        tag = value[0].get("tag")
+        if isinstance(tag, int) and not isinstance(tag, bool) and 0 <= tag < 2**32:
+            return tag
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
