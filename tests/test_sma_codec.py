@@ -314,3 +314,20 @@ def test_inverter_packets_both_ways(
 def test_garbage_is_a_codec_error_or_nothing_never_a_crash(data: bytes) -> None:
     with contextlib.suppress(CodecError):
         codec.decode(b"SMA\x00" + data)
+
+
+@pytest.mark.parametrize(("raw_ma", "expected"), [(-4773, 4.773), (4773, 4.773)])
+def test_speedwire_battery_current_is_positive_while_charging_whatever_the_models_sign(
+    raw_ma: int, expected: float
+) -> None:
+    """SMA's sign of 0x495D00 depends on the model; the field's is + while charging."""
+    from collector.sources.sma.source import fields_from
+
+    records = [
+        codec.number_record(0x40495D01, 1, raw_ma, 28),
+        codec.number_record(0x00496901, 1, 2048, 28),
+        codec.number_record(0x00496A01, 1, 0, 28),
+    ]
+    fields = fields_from(records)
+    assert fields["bat_charge_current"] == expected
+    assert (fields["bat_power_plus"], fields["bat_power_minus"]) == (2048, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.reading import Aggregation, FieldSpec, catalogue
+from collector.reading import Aggregation, FieldSpec, FieldValue, catalogue
 
 MAX_STRINGS = 6
 
@@ -65,3 +65,17 @@ FIELDS = catalogue(
         FieldSpec("response_duration", int, "ms", "how long the device took to answer the poll"),
     ]
 )
+
+
+def battery_current_sign(fields: dict[str, FieldValue]) -> None:
+    """bat_charge_current is + while charging, − while discharging (the catalogue's meaning).
+    SMA's sign depends on the model (sma.md §4: "verify"; the Sunny Tripower 6.0 SE reports
+    -4.773 A while charging 2048 W over WebConnect), so both SMA kinds take the direction from
+    the battery's powers."""
+    current = fields.get("bat_charge_current")
+    charging, discharging = fields.get("bat_power_plus"), fields.get("bat_power_minus")
+    if not isinstance(current, float) or not isinstance(charging, int):
+        return
+    if not isinstance(discharging, int) or charging == discharging:
+        return  # no direction to go by: as the device says
+    fields["bat_charge_current"] = abs(current) if charging > discharging else -abs(current)

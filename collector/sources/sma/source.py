@@ -25,7 +25,7 @@ from collector.reading import FieldValue, Reading
 from collector.settings import format_address
 from collector.sources.sma.client import SessionLost, SpeedwireClient
 from collector.sources.sma.codec import Address, Record
-from collector.sources.sma.fields import MAX_STRINGS
+from collector.sources.sma.fields import MAX_STRINGS, battery_current_sign
 from collector.sources.sma.registers import (
     QUERIES,
     REGISTERS,
@@ -78,6 +78,7 @@ def fields_from(records: list[Record]) -> dict[str, FieldValue]:
     ]
     if strings:
         fields["dc_power"] = sum(strings)
+    battery_current_sign(fields)
     return fields
 
 

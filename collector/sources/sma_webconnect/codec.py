@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.reading import FieldValue
-from collector.sources.sma.fields import MAX_STRINGS
+from collector.sources.sma.fields import MAX_STRINGS, battery_current_sign
 from collector.sources.sma.registers import (
     REGISTERS,
     STATUS_OK,
@@ -125,21 +125,8 @@ def fields_from(entries: Mapping[str, Any]) -> dict[str, FieldValue]:
     ]
     if strings:
         fields["dc_power"] = sum(strings)
-    _current_sign(fields)
+    battery_current_sign(fields)
     return fields
-
-
-def _current_sign(fields: dict[str, FieldValue]) -> None:
-    """bat_charge_current is + while charging, − while discharging (the catalogue's meaning).
-    SMA's sign depends on the model (sma.md §4: "verify"; the Sunny Tripower 6.0 SE reports
-    -4.773 A while charging 2048 W), so the direction is taken from the battery's powers."""
-    current = fields.get("bat_charge_current")
-    charging, discharging = fields.get("bat_power_plus"), fields.get("bat_power_minus")
-    if not isinstance(current, float) or not isinstance(charging, int):
-        return
-    if not isinstance(discharging, int) or charging == discharging:
-        return  # no direction to go by: as the device says
-    fields["bat_charge_current"] = abs(current) if charging > discharging else -abs(current)
 
 
 def _put(
