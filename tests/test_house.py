@@ -158,7 +158,7 @@ def house(influxdb1: InfluxDB1, tmp_path_factory: pytest.TempPathFactory) -> Hou
         collector.wait_events("source stopped", 1, timeout=30)
         collector.wait_for(
             lambda: len(readings_of(collector, "senec-cloud")) >= 2,
-            timeout=90,
+            timeout=180,  # the cloud polls 60 s after its first poll: the wait is that minute
             what="the cloud's second reading, a minute after the first",
         )
         exit_code = collector.stop()
