@@ -79,3 +79,14 @@ def battery_current_sign(fields: dict[str, FieldValue]) -> None:
     if not isinstance(discharging, int) or charging == discharging:
         return  # no direction to go by: as the device says
     fields["bat_charge_current"] = abs(current) if charging > discharging else -abs(current)
+
+
+def add_derived(fields: dict[str, FieldValue]) -> None:
+    """What both SMA kinds derive from the values read: `dc_power` as the sum of the strings,
+    and the battery current's sign (below)."""
+    strings = [
+        v for n in range(1, MAX_STRINGS + 1) if isinstance(v := fields.get(f"mpp{n}_power"), int)
+    ]
+    if strings:
+        fields["dc_power"] = sum(strings)
+    battery_current_sign(fields)

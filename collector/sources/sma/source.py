@@ -25,7 +25,7 @@ from collector.reading import FieldValue, Reading
 from collector.settings import format_address
 from collector.sources.sma.client import SessionLost, SpeedwireClient
 from collector.sources.sma.codec import Address, Record
-from collector.sources.sma.fields import MAX_STRINGS, battery_current_sign
+from collector.sources.sma.fields import MAX_STRINGS, add_derived
 from collector.sources.sma.registers import (
     QUERIES,
     REGISTERS,
@@ -73,12 +73,7 @@ def fields_from(records: list[Record]) -> dict[str, FieldValue]:
                 fields[name] = value
         elif value is not None:
             fields[name] = round(value / register.divisor, 3)
-    strings = [
-        v for n in range(1, MAX_STRINGS + 1) if isinstance(v := fields.get(f"mpp{n}_power"), int)
-    ]
-    if strings:
-        fields["dc_power"] = sum(strings)
-    battery_current_sign(fields)
+    add_derived(fields)
     return fields
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from collector.reading import FieldValue
-from collector.sources.sma.fields import MAX_STRINGS, battery_current_sign
+from collector.sources.sma.fields import MAX_STRINGS, add_derived
 from collector.sources.sma.registers import (
     REGISTERS,
     STATUS_OK,
@@ -120,12 +120,7 @@ def fields_from(entries: Mapping[str, Any]) -> dict[str, FieldValue]:
                     break
                 name = name.format(n=index + 1)
             _put(fields, name, register, lri, value)
-    strings = [
-        v for n in range(1, MAX_STRINGS + 1) if isinstance(v := fields.get(f"mpp{n}_power"), int)
-    ]
-    if strings:
-        fields["dc_power"] = sum(strings)
-    battery_current_sign(fields)
+    add_derived(fields)
     return fields
 
 
