@@ -160,7 +160,13 @@ class PollLoop:
                 kind=type(exc).__name__,
                 failures=self._missed,
                 next_in_s=seconds(
-                    round(backoff_delay(self.interval, self.backoff_level, self.max_backoff), 1)
+                    round(
+                        max(
+                            backoff_delay(self.interval, self.backoff_level, self.max_backoff),
+                            exc.retry_after or 0.0,
+                        ),
+                        1,
+                    )
                 ),
                 max_gap_s=self.max_backoff,
                 note="further failures are not logged until the device answers",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -113,6 +114,13 @@ def http_url(value: str) -> str:
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ValueError(f"must be an https:// address, got {value!r}")
     return value.strip().rstrip("/")
+
+
+def existing_file(value: Path | None) -> Path | None:
+    """A file that must exist now (a CA certificate), or nothing."""
+    if value is not None and not value.is_file():
+        raise ValueError(f"no such file {str(value)!r}")
+    return value
 
 
 def not_blank(value: str) -> str:

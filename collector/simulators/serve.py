@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +18,20 @@ def until_signalled() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     stop.wait()
+
+
+def tls_missing(name: str) -> bool:
+    """True, with one line on stderr, when trustme (which makes the certificates) is not
+    installed, as in the collector's image."""
+    if importlib.util.find_spec("trustme") is not None:
+        return False
+    print(
+        f"simulator: HTTPS needs a certificate, made with trustme, which the collector's image "
+        f"leaves out: install the simulators' extra (pip install 'energy-collector[demo]'), "
+        f"or serve plain HTTP with --http{name}",
+        file=sys.stderr,
+    )
+    return True
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -76,6 +92,21 @@ class HttpSimulator:
         self.server = ThreadingHTTPServer((host, port), served)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+
+    def use_tls(self, organization: str, *names: str) -> bytes:
+        """Serve HTTPS with a certificate for 127.0.0.1, localhost, ::1 and `names`, issued by
+        a CA made now (as a device's self-signed one); returns the CA certificate (PEM), for
+        clients that verify."""
+        import trustme
+
+        ca = trustme.CA(organization_name=organization)
+        certificate = ca.issue_cert("127.0.0.1", "localhost", "::1", *names)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        certificate.configure_cert(context)
+        self.server.socket = context.wrap_socket(
+            self.server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        return bytes(ca.cert_pem.bytes())
 
     @property
     def origin(self) -> str:

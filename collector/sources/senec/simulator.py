@@ -13,10 +13,8 @@ lists what was served (for tests that count and compare).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
-import ssl
 import sys
 import tempfile
 import threading
@@ -29,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector.errors import ProtocolError
 from collector.simulators.household import Household, Snapshot
-from collector.simulators.serve import HttpSimulator, JsonHandler, until_signalled
+from collector.simulators.serve import HttpSimulator, JsonHandler, tls_missing, until_signalled
 from collector.sources.senec.codec import (
     Sections,
     ValueType,
@@ -318,16 +316,7 @@ class SenecSimulator(HttpSimulator):
         super().__init__(_Handler, state, host=host, port=port, quiet=quiet, name="senec-simulator")
         self.ca_pem: bytes | None = None
         if tls:
-            import trustme
-
-            ca = trustme.CA(organization_name="SenecGui-Root (simulated)")
-            certificate = ca.issue_cert("127.0.0.1", "localhost", "::1", "senecGuiSelf")
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            certificate.configure_cert(context)
-            self.server.socket = context.wrap_socket(
-                self.server.socket, server_side=True, do_handshake_on_connect=False
-            )
-            self.ca_pem = ca.cert_pem.bytes()
+            self.ca_pem = self.use_tls("SenecGui-Root (simulated)", "senecGuiSelf")
 
     @property
     def address(self) -> str:
@@ -432,13 +421,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         household, faults=faults, replay=replay, seed=args.seed, extra_states=extra
     )
     port = args.port if args.port is not None else (8080 if args.http else 8443)
-    if not args.http and importlib.util.find_spec("trustme") is None:
-        print(
-            "simulator: HTTPS needs a certificate, made with trustme, which the collector's image "
-            "leaves out: install the simulators' extra (pip install 'energy-collector[demo]'), "
-            "or serve plain HTTP with --http (as compose's demo does)",
-            file=sys.stderr,
-        )
+    if not args.http and tls_missing(" (as compose's demo does)"):
         return 2
     try:
         simulator = SenecSimulator(

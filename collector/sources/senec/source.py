@@ -37,6 +37,7 @@ from collector.sources.senec.states import (
     StateTableNotFound,
     parse_language_file,
 )
+from collector.tls import device_tls
 
 # The device's own web UI sends its JSON this way; some firmware is picky about it.
 HEADERS = {
@@ -51,14 +52,7 @@ UNKNOWN_STATE_RETRY = 600.0  # an unknown code asks for a refresh at most this o
 
 
 def tls_context(settings: SenecSettings) -> ssl.SSLContext | bool:
-    if settings.scheme != "https":
-        return False
-    if settings.ca_file is None:
-        return False  # self-signed device certificate: encrypted, not authenticated
-    context = ssl.create_default_context(cafile=str(settings.ca_file))
-    # The device's certificate names "senecGuiSelf", not its address: verify the chain only.
-    context.check_hostname = False
-    return context
+    return device_tls(settings.ca_file) if settings.scheme == "https" else False
 
 
 class SenecLocalSource:

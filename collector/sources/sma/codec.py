@@ -502,11 +502,27 @@ class Record:
         if len(self.data) != 32:
             raise CodecError(f"register 0x{self.lri >> 8:04x}: a version record is 40 bytes")
         (raw,) = struct.unpack_from("<I", self.data, 16)
-        if raw in (NAN_U32, NO_VALUE_U32, 0):
-            return None
-        major, minor, build, kind = raw >> 24, (raw >> 16) & 0xFF, (raw >> 8) & 0xFF, raw & 0xFF
-        letter = "NEABRS"[kind] if kind < 6 else str(kind)
-        return f"{major >> 4}{major & 0xF}.{minor >> 4}{minor & 0xF}.{build:02d}.{letter}"
+        return version_text(raw)
+
+
+def version_text(raw: int) -> str | None:
+    """SMA's software version number (also WebConnect's): BCD.BCD.build.type letter."""
+    if raw in (NAN_U32, NO_VALUE_U32, 0) or not 0 < raw < 2**32:
+        return None
+    major, minor, build, kind = raw >> 24, (raw >> 16) & 0xFF, (raw >> 8) & 0xFF, raw & 0xFF
+    letter = "NEABRS"[kind] if kind < 6 else str(kind)
+    return f"{major >> 4}{major & 0xF}.{minor >> 4}{minor & 0xF}.{build:02d}.{letter}"
+
+
+def version_number(version: str) -> int:
+    """The inverse of version_text: "03.10.10.R" → its number."""
+    major, minor, build, letter = version.split(".")
+    return (
+        (int(major[-2]) << 28 | int(major[-1]) << 24)
+        | (int(minor[-2]) << 20 | int(minor[-1]) << 16)
+        | int(build) << 8
+        | "NEABRS".index(letter)
+    )
 
 
 def records(packet: InverterPacket) -> list[Record]:
@@ -565,13 +581,7 @@ def text_record(code: int, time: int, text: str) -> Record:
 
 
 def version_record(code: int, time: int, version: str) -> Record:
-    major, minor, build, letter = version.split(".")
-    raw = (
-        (int(major[-2]) << 28 | int(major[-1]) << 24)
-        | (int(minor[-2]) << 20 | int(minor[-1]) << 16)
-        | int(build) << 8
-        | "NEABRS".index(letter)
-    )
+    raw = version_number(version)
     data = struct.pack("<8I", 0, 0, NO_VALUE_U32, NO_VALUE_U32, raw, raw, 0, 0)
     return Record(code, time, data)
 

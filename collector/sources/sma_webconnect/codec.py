@@ -128,7 +128,7 @@ def _put(
     fields: dict[str, FieldValue], name: str, register: Register, lri: int, value: Any
 ) -> None:
     if register.role is RegisterRole.STATUS:
-        code = _tag(value)
+        code = tag_of(value)
         if code is not None:
             fields[name] = status_name(code)
             fields[f"{name}_code"] = code
@@ -149,7 +149,8 @@ def _put(
         fields[name] = round(value / register.divisor, 3) or 0.0  # (no -0.0)
 
 
-def _tag(value: Any) -> int | None:
+def tag_of(value: Any) -> int | None:
+    """The tag number of a status value `[{"tag": 307}]`; None for anything else."""
     if isinstance(value, list) and value and isinstance(value[0], Mapping):
         tag = value[0].get("tag")
         if isinstance(tag, int) and not isinstance(tag, bool) and 0 <= tag < 2**32:

@@ -1,0 +1,167 @@
+"""One SMA inverter through WebConnect: a Poller (see collector.sources).
+
+At the first poll of a session-less start: a login, then once `getAllOnlValues.json` to learn
+which of the keys we map this device has, and its serial, type and software in one
+`getValues.json`. Every poll after that is one `getValues.json` with those keys, in the same
+session. At night an inverter keeps answering with `null` values: fields left out, except the
+AC power, which is 0 W while the device answers (as for Speedwire).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from collector.errors import DeviceUnreachable, ProtocolError
+from collector.logging import get_logger
+from collector.reading import Reading
+from collector.sources.sma.codec import version_text
+from collector.sources.sma.registers import DEVICE_CLASSES, REGISTERS
+from collector.sources.sma.source import InverterSilent
+from collector.sources.sma_webconnect.client import WebConnectClient
+from collector.sources.sma_webconnect.codec import (
+    EXTRA,
+    DeviceError,
+    ReplyError,
+    entries_of,
+    fields_from,
+    lri_of,
+    tag_of,
+    values_of,
+)
+from collector.sources.sma_webconnect.settings import SmaWebConnectSettings
+
+AC_POWER = 0x00263F00
+# The device's serial number, class, type and software version (parameters, read once).
+SERIAL, CLASS, TYPE, VERSION = "6800_00A21E00", "6800_08821F00", "6800_08822000", "6800_00823400"
+
+
+class SmaWebConnectSource:
+    """A Poller: one inverter, one session."""
+
+    def __init__(
+        self,
+        settings: SmaWebConnectSettings,
+        name: str = "sma-webconnect",
+        *,
+        tag_serial: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.interval = settings.interval
+        self.timeout = settings.effective_timeout
+        self._tag_serial = tag_serial
+        self.client = WebConnectClient(
+            settings.url,
+            settings.password.get_secret_value(),
+            settings.right,
+            timeout=self.timeout,
+            ca_file=settings.ca_file,
+            name=name,
+            transport=transport,
+        )
+        self.keys: list[str] | None = None  # learned at the first session
+        self.serial: str | None = None
+        self._log = get_logger(source=name)
+
+    def describe(self) -> str:
+        tls = ""
+        if self.settings.url.startswith("https://"):
+            tls = (
+                ", certificate checked against SMA_WEBCONNECT_CA_FILE"
+                if self.settings.ca_file
+                else ", certificate not verified (self-signed)"
+            )
+        return f"SMA inverter at {self.settings.url} (WebConnect, {self.settings.user_group}{tls})"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def poll(self) -> Reading:
+        now = datetime.fromtimestamp(int(time.time()), UTC)
+        started = time.monotonic()
+        try:
+            if self.keys is None:
+                await self._learn()
+            assert self.keys is not None
+            reply = await self.client.read("getValues.json", {"destDev": [], "keys": self.keys})
+        except DeviceUnreachable as exc:
+            if exc.asleep:
+                raise
+            raise InverterSilent(f"{exc} (asleep for the night, or unreachable)") from None
+        fields = fields_from(await self._entries(reply, "getValues.json"))
+        if "ac_power" not in fields:
+            raise ProtocolError("the inverter's answer has no AC power")
+        fields["response_duration"] = round((time.monotonic() - started) * 1000)
+        tags = {"serial": self.serial} if self._tag_serial and self.serial else {}
+        return Reading(now, self.settings.measurement, fields, tags)
+
+    async def _learn(self) -> None:
+        """Which of our keys this inverter has, and what it is (once; its log line)."""
+        everything = await self.client.read("getAllOnlValues.json", {"destDev": []})
+        entries = await self._entries(everything, "getAllOnlValues.json")
+        keys = sorted(key for key in entries if lri_of(key) in REGISTERS or lri_of(key) in EXTRA)
+        if not any(lri_of(key) == AC_POWER for key in keys):
+            raise ProtocolError(
+                f"the device at {self.settings.url} lists no AC power among its "
+                f"{len(entries)} values: not an inverter?"
+            )
+        info = await self.client.read(
+            "getValues.json", {"destDev": [], "keys": [SERIAL, CLASS, TYPE, VERSION]}
+        )
+        try:
+            details = entries_of(info)
+        except (DeviceError, ReplyError):
+            details = {}  # not needed to read values: said as unknown
+        serial, device_class, device_type, version = (
+            _first(details.get(key)) for key in (SERIAL, CLASS, TYPE, VERSION)
+        )
+        self.serial = str(serial) if isinstance(serial, int) else None
+        self._log.info(
+            "inverter",
+            serial=self.serial or "unknown",
+            device_class=DEVICE_CLASSES.get(tag_of(device_class) or 0, "unknown"),
+            type=tag_of(device_type),
+            software=version_text(version) if isinstance(version, int) else None,
+            keys=len(keys),
+        )
+        self.keys = keys
+
+    async def _entries(self, reply: Any, call: str) -> dict[str, Any]:
+        try:
+            return entries_of(reply)
+        except DeviceError as exc:
+            await self.client.give_up()  # as pysma: any error ends the session
+            raise ProtocolError(
+                f"the inverter answered {call} with err {exc.code}; session closed, a new one "
+                "at the next poll"
+            ) from None
+        except ReplyError as exc:
+            raise ProtocolError(f"{call}: {exc}") from None
+
+    def summary(self, reading: Reading) -> dict[str, Any]:
+        f = reading.fields
+        summary: dict[str, Any] = {
+            "time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_ms": f.get("response_duration"),
+            "status": f.get("device_status"),
+            "ac_w": f.get("ac_power"),
+            "dc_w": f.get("dc_power"),
+            "today_wh": f.get("energy_today"),
+            "soc_pct": f.get("bat_fuel_charge"),
+            "house_w": f.get("house_power"),
+        }
+        plus, minus = f.get("grid_power_plus"), f.get("grid_power_minus")
+        if isinstance(plus, int) and isinstance(minus, int):
+            summary["grid_w"] = plus - minus
+        if reading.tags:
+            summary["serial"] = reading.tags.get("serial")
+        return {key: value for key, value in summary.items() if value is not None}
+
+
+def _first(entry: Any) -> Any:
+    values = values_of(entry) if entry is not None else []
+    return values[0] if values else None
