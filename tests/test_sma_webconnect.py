@@ -5,6 +5,7 @@ limit, expiry and a new login, a wrong password, plain HTTP, a shutdown in the m
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,8 @@ def test_one_login_for_many_polls_with_the_certificate_checked(
         readings = asyncio.run(polls(source, 5))
     state = device.state()
     assert state["logins"] == 1
-    assert state["logouts"] == 1 and state["open"] == 0
+    assert state["logouts"] == 1
+    assert state["open"] == 0
     # one getAllOnlValues to learn the keys, one getValues for the device, then one per poll
     assert state["requests"]["/dyn/getAllOnlValues.json"] == 1
     assert state["requests"]["/dyn/getValues.json"] == 1 + 5
@@ -131,7 +133,8 @@ def test_every_recorded_device_replayed_over_https_gives_its_fields(recorded: st
     fields = dict(reading.fields)
     assert isinstance(fields.pop("response_duration"), int)
     assert fields == EXPECTED[recorded]
-    assert source.serial is not None and source.serial.isdigit()  # from getAllParamValues
+    assert source.serial is not None
+    assert source.serial.isdigit()  # from getAllParamValues
 
 
 def test_slots_full_is_one_line_then_minutes_of_back_off(
@@ -144,9 +147,10 @@ def test_slots_full_is_one_line_then_minutes_of_back_off(
         loop = PollLoop("inverter", source, max_backoff=300.0)
         readings: list[Reading] = []
         stop = asyncio.Event()
+        failed = asyncio.Event()
+        loop.status.listeners.append(failed.set)
         task = asyncio.create_task(loop.run(lambda r, done: readings.append(r), stop))
-        while loop.status.failed_polls < 1:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(failed.wait(), 10)
         error = loop.status.last_error
         # the browsers are closed: their slots are free, but the loop waits its minutes
         with device.lock:
@@ -173,7 +177,8 @@ def test_slots_full_is_one_line_then_minutes_of_back_off(
 
 def test_sessions_full_says_so_and_asks_for_minutes() -> None:
     error = SessionsFull("x")
-    assert error.asleep and error.retry_after == SESSIONS_FULL_WAIT >= 120
+    assert error.asleep
+    assert error.retry_after == SESSIONS_FULL_WAIT >= 120
     assert not error.permanent
 
 
@@ -196,7 +201,8 @@ def test_an_expired_session_means_one_new_login(
     state = device.state()
     assert state["expired"] == 1
     assert state["logins"] == 2
-    assert state["open"] == 0 and state["logouts"] == 1
+    assert state["open"] == 0
+    assert state["logouts"] == 1
     assert [line["event"] for line in logs].count(
         "webconnect session ended by the inverter, logging in again"
     ) == 1
@@ -256,7 +262,8 @@ def test_the_installer_group_logs_in_with_the_installer_password(
     wrong_group = settings(simulator.url, password="1111")
     with pytest.raises(LoginRefused):
         asyncio.run(polls(SmaWebConnectSource(wrong_group), 1))
-    assert device.state()["logins"] == 1 and device.state()["refused"] == 1
+    assert device.state()["logins"] == 1
+    assert device.state()["refused"] == 1
 
 
 def test_plain_http_refused_by_newer_firmware_says_use_https() -> None:
@@ -309,10 +316,11 @@ def test_a_shutdown_during_a_poll_still_logs_out(
     async def run() -> None:
         source = SmaWebConnectSource(settings(simulator.url, timeout=5))
         device.delay = 0.5
-        task = asyncio.create_task(source.poll())
         wanted = "/dyn/login.json" if in_login else "/dyn/getAllOnlValues.json"
-        while device.counts.requests.get(wanted, 0) < 1:
-            await asyncio.sleep(0.005)
+        arrived = threading.Event()
+        device.on_request = lambda path: arrived.set() if path == wanted else None
+        task = asyncio.create_task(source.poll())
+        assert await asyncio.to_thread(arrived.wait, 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -341,7 +349,7 @@ def test_an_error_answer_closes_the_session_and_is_said(
 
         device.answer = broken  # type: ignore[method-assign]
         try:
-            with pytest.raises(ProtocolError, match="getValues.json with err 500"):
+            with pytest.raises(ProtocolError, match=r"getValues\.json with err 500"):
                 await source.poll()
             assert device.state()["open"] == 0  # logged out at once
         finally:

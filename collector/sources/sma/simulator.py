@@ -71,6 +71,9 @@ class Snapshot:
     bat_current: int  # A x 1000
     bat_temperature: int  # °C x 10
     grid: int  # + import
+    house: int  # W, the house's consumption
+    grid_import: int  # Wh, an energy meter's counters
+    grid_export: int
 
 
 class SmaInverter:
@@ -109,6 +112,7 @@ class SmaInverter:
         self.answered_queries = 0
         self._energy_total = 10_000_000 + seed * 123_457
         self._energy_day: tuple[int, int] | None = None  # (day number, energy at its start)
+        self._grid_counters = [5_000_000.0 + seed * 1234.0, 3_000_000.0 + seed * 4321.0]
         self._last_time: int | None = None
         self._previous_reply: bytes | None = None
         self._busy_until = 0.0
@@ -120,7 +124,9 @@ class SmaInverter:
         home = self.household.snapshot(wall)
         ac = home.pv * 0.97
         if self._last_time is not None and home.time > self._last_time:
-            self._energy_total += round(ac * (home.time - self._last_time) / 3600.0)
+            hours = (home.time - self._last_time) / 3600.0
+            self._energy_total += round(ac * hours)
+            self._grid_counters[0 if home.grid > 0 else 1] += abs(home.grid) * hours
         self._last_time = home.time
         day = (home.time + home.utc_offset_min * 60) // 86400
         if self._energy_day is None or self._energy_day[0] != day:
@@ -147,6 +153,9 @@ class SmaInverter:
             bat_current=round(home.bat_current * 1000),
             bat_temperature=round((22.0 + abs(home.battery) / 500.0) * 10),
             grid=round(home.grid),
+            house=round(home.house),
+            grid_import=round(self._grid_counters[0]),
+            grid_export=round(self._grid_counters[1]),
         )
 
     def records_for(self, query: Query, snap: Snapshot) -> list[Record]:

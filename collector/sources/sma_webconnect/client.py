@@ -8,7 +8,6 @@ collector stops is waited for (briefly), so that its session can be logged out t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from typing import Any
 
@@ -17,6 +16,7 @@ import httpx
 from collector import __version__
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
+from collector.shield import Shielded
 from collector.tls import device_tls
 
 SESSIONS_FULL_WAIT = 300.0  # after err 503 (no free session slot), wait five minutes
@@ -66,7 +66,7 @@ class WebConnectClient:
         self.logins = 0  # successful logins and logouts sent (tests and benchmarks count them)
         self.logouts = 0
         self.requests = 0
-        self._login_task: asyncio.Task[str] | None = None
+        self._login: Shielded[str] = Shielded()
         self._log = get_logger(source=name)
         self._http = httpx.AsyncClient(
             base_url=url,
@@ -87,21 +87,13 @@ class WebConnectClient:
     # --- the session -------------------------------------------------------------------------
 
     async def session(self) -> str:
-        """The session id; logs in when there is none. The login runs as a task of its own, so
-        that a poll cancelled meanwhile (shutdown) leaves it to finish for `aclose` to log out."""
-        if self.sid is not None:
-            return self.sid
-        if self._login_task is None:
-            self._login_task = asyncio.ensure_future(self._login())
-        task = self._login_task
-        try:
-            self.sid = await asyncio.shield(task)
-        finally:
-            if task.done():
-                self._login_task = None
+        """The session id; logs in when there is none (shielded: a poll cancelled meanwhile
+        leaves the login to finish, for `aclose` to log out)."""
+        if self.sid is None:
+            self.sid = await self._login.run(self._log_in)
         return self.sid
 
-    async def _login(self) -> str:
+    async def _log_in(self) -> str:
         reply = await self._post("/dyn/login.json", {"right": self._right, "pass": self._password})
         error = reply.get("err") if isinstance(reply, dict) else None
         if error == 503:
@@ -161,10 +153,9 @@ class WebConnectClient:
             )
 
     async def aclose(self) -> None:
-        task, self._login_task = self._login_task, None
-        if task is not None:  # a login on its way at shutdown: its session is logged out too
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                self.sid = await asyncio.wait_for(task, timeout=self.timeout)
+        sid = await self._login.settle(self.timeout)  # a login on its way at shutdown
+        if sid is not None:
+            self.sid = sid
         if self.sid is not None:
             await self.give_up()
             self._log.info("webconnect session logged out")

@@ -91,8 +91,7 @@ class WebConnectDevice:
         self.counts = Counts()
         self.lock = threading.Lock()
         self.delay = 0.0  # seconds before each answer (a slow device)
-        self._grid = [0.0, 0.0]  # the meter's counters, Wh: import, export
-        self._grid_at: int | None = None
+        self.on_request: Callable[[str], None] | None = None  # told of each POST's path
 
     # --- controls for tests and the command line ---------------------------------------------
 
@@ -234,22 +233,14 @@ class WebConnectDevice:
                 key = f"{group:04X}_{record.code & 0xFFFFFF00:08X}"
                 by_key.setdefault(key, []).append((record.channel, _value(record)))
         if inverter.meter:
-            home = inverter.household.snapshot()
-            self._count_grid(home.time, home.grid)
-            by_key["6400_00462500"] = [(1, round(self._grid[0]))]
-            by_key["6400_00462400"] = [(1, round(self._grid[1]))]
-            by_key["6100_00543100"] = [(1, round(home.house))]
+            by_key["6400_00462500"] = [(1, snap.grid_import)]
+            by_key["6400_00462400"] = [(1, snap.grid_export)]
+            by_key["6100_00543100"] = [(1, snap.house)]
         channel = "9" if inverter.battery else "1"
         return {
             key: {channel: [{"val": value} for _, value in sorted(items, key=lambda i: i[0])]}
             for key, items in by_key.items()
         }
-
-    def _count_grid(self, now: int, grid: float) -> None:
-        if self._grid_at is not None and now > self._grid_at:
-            hours = (now - self._grid_at) / 3600.0
-            self._grid[0 if grid > 0 else 1] += abs(grid) * hours
-        self._grid_at = now
 
 
 def _value(record: Record) -> Any:
@@ -279,6 +270,8 @@ class _Handler(JsonHandler):
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = None
+        if self.device.on_request is not None:
+            self.device.on_request(parts.path)
         if self.device.delay:
             time.sleep(self.device.delay)
         status, answer = self.device.answer(parts.path, sid, body, self.tls)
