@@ -210,7 +210,7 @@ def test_discover_finds_simulated_inverters_by_unicast(tmp_path: Path) -> None:
     finally:
         simulator.stop()
     assert found.returncode == 0, found.stderr
-    lines = found.stdout.strip().splitlines()
+    lines = device_lines(found.stdout)
     assert len(lines) == 2
     by_serial = {line.split("  ")[1]: line for line in lines}  # sorted by address, not serial
     first, second = by_serial["serial 3010538116"], by_serial["serial 3010538117"]
@@ -218,11 +218,57 @@ def test_discover_finds_simulated_inverters_by_unicast(tmp_path: Path) -> None:
     assert "PV inverter  type 9345  software 03.10.10.R" in first
     assert second.startswith(f"{simulator.addresses[1]}  serial 3010538117")
     assert "hybrid inverter" in second
-    assert "2 devices; set SMA_HOST" in found.stderr
+    assert "2 Speedwire devices; set SMA_HOST" in found.stderr
     assert wrong.returncode == 0
     assert "serial 3010538116" in wrong.stdout
     assert "type and version unknown: " in wrong.stdout
     assert "refused the user password" in wrong.stdout
+
+
+def device_lines(stdout: str) -> list[str]:
+    """discover's lines of Speedwire devices (not those of the protocols per given address)."""
+    return [line for line in stdout.strip().splitlines() if "  Speedwire: " not in line]
+
+
+def test_discover_tells_which_protocol_answers_at_each_address(tmp_path: Path) -> None:
+    """Speedwire and WebConnect at one address, ennexOS at another (on the same web port)."""
+    from collector.sources.sma.simulator import SmaInverter, SmaSimulator
+    from collector.sources.sma_ennexos.simulator import EnnexosSimulator
+    from collector.sources.sma_webconnect.simulator import WebConnectSimulator
+
+    speedwire = SmaSimulator([SmaInverter(3010538116)]).start()
+    webconnect = WebConnectSimulator().start()
+    port = int(webconnect.url.rsplit(":", 1)[1])
+    ennexos = EnnexosSimulator(host="127.0.0.2", port=port).start()
+    udp = int(speedwire.addresses[0].rsplit(":", 1)[1])
+    try:
+        result = run_collector(
+            tmp_path,
+            {},
+            "discover",
+            "--no-multicast",
+            "--wait",
+            "0.5",
+            "--web-port",
+            str(port),
+            f"127.0.0.1:{udp}",
+            f"127.0.0.2:{udp}",
+        )
+    finally:
+        for simulator in (speedwire, webconnect, ennexos):
+            simulator.stop()
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "  Speedwire: " in line]
+    assert lines == [
+        f"127.0.0.1  Speedwire: answers (serial 3010538116)  WebConnect: answers at "
+        f"https://127.0.0.1:{port}  ennexOS: no answer  -> configure kind sma "
+        f"(SMA_HOST=127.0.0.1:{udp}) or kind sma-webconnect "
+        f"(SMA_WEBCONNECT_URL=https://127.0.0.1:{port})",
+        f"127.0.0.2  Speedwire: no answer  WebConnect: no answer  ennexOS: answers at "
+        f"https://127.0.0.2:{port} (product tag 9491)  -> configure kind sma-ennexos "
+        f"(SMA_ENNEXOS_URL=https://127.0.0.2:{port})",
+    ]
+    assert webconnect.device.state()["logins"] == 0  # asked without a session
 
 
 def test_discover_says_when_nothing_answers(tmp_path: Path) -> None:
@@ -232,7 +278,12 @@ def test_discover_says_when_nothing_answers(tmp_path: Path) -> None:
         tmp_path, {}, "discover", "--no-multicast", "--wait", "0.3", f"127.0.0.1:{free_port()}"
     )
     assert result.returncode == 1
-    assert "no Speedwire device answered at the given addresses within 0.3 s" in result.stderr
+    assert (
+        "no SMA device answered at the given addresses within 0.3 s (Speedwire; WebConnect and "
+        "ennexOS on port 443)" in result.stderr
+    )
+    [line] = result.stdout.splitlines()
+    assert line.endswith("-> no SMA protocol answers here")
 
 
 def test_discover_lists_a_device_with_two_addresses_once(tmp_path: Path) -> None:
@@ -247,7 +298,7 @@ def test_discover_lists_a_device_with_two_addresses_once(tmp_path: Path) -> None
     finally:
         simulator.stop()
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
+    lines = device_lines(result.stdout)
     assert len(lines) == 1
     assert "serial 3010538116" in lines[0]
     other = sorted(simulator.addresses, key=lambda a: int(a.rsplit(":", 1)[1]))[1]

@@ -172,6 +172,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--wait", type=float, default=2.0, help="seconds to wait for answers (2)")
     parser.add_argument(
+        "--web-port",
+        type=int,
+        default=443,
+        help="HTTPS port to ask for WebConnect and ennexOS at the given addresses (443)",
+    )
+    parser.add_argument(
         "--meter-port",
         type=int,
         default=codec.PORT,
@@ -208,6 +214,68 @@ async def listen_for_meters(
     return heard, None
 
 
+@dataclass
+class Protocols:
+    """Which of the three SMA protocols answer at one given address."""
+
+    host: str
+    speedwire: Found | None
+    webconnect: str | None  # the URL it answers at
+    ennexos: tuple[str, int] | None  # URL and product tag
+
+    def line(self) -> str:
+        speedwire = "no answer"
+        if self.speedwire is not None:
+            serial = self.speedwire.device.serial if self.speedwire.device else "?"
+            speedwire = f"answers (serial {serial})"
+        webconnect = f"answers at {self.webconnect}" if self.webconnect else "no answer"
+        ennexos = "no answer"
+        if self.ennexos is not None:
+            ennexos = f"answers at {self.ennexos[0]} (product tag {self.ennexos[1]})"
+        kinds = self.kinds()
+        advice = "configure " + " or ".join(kinds) if kinds else "no SMA protocol answers here"
+        return (
+            f"{self.host}  Speedwire: {speedwire}  WebConnect: {webconnect}  "
+            f"ennexOS: {ennexos}  -> {advice}"
+        )
+
+    def kinds(self) -> list[str]:
+        kinds = []
+        if self.speedwire is not None:
+            port = self.speedwire.port
+            address = self.host if port == codec.PORT else f"{self.host}:{port}"
+            kinds.append(f"kind sma (SMA_HOST={address})")
+        if self.webconnect is not None:
+            kinds.append(f"kind sma-webconnect (SMA_WEBCONNECT_URL={self.webconnect})")
+        if self.ennexos is not None:
+            kinds.append(f"kind sma-ennexos (SMA_ENNEXOS_URL={self.ennexos[0]})")
+        return kinds
+
+
+async def web_protocols(
+    targets: list[tuple[str, int]], found: list[Found], web_port: int, wait: float
+) -> list[Protocols]:
+    """For each given address: Speedwire (from what discovery found), WebConnect and ennexOS
+    (one HTTPS request each, no login)."""
+    from collector.sources.sma_ennexos.client import probe as ennexos_probe
+    from collector.sources.sma_webconnect.client import probe as webconnect_probe
+
+    async def one(host: str, port: int) -> Protocols:
+        name = f"[{host}]" if ":" in host else host
+        url = f"https://{name}" if web_port == 443 else f"https://{name}:{web_port}"
+        webconnect, tag = await asyncio.gather(
+            webconnect_probe(url, wait), ennexos_probe(url, wait)
+        )
+        speedwire = next((item for item in found if item.ip == host and item.port == port), None)
+        if speedwire is None:  # found under the address it reports, or another port
+            speedwire = next((item for item in found if item.ip == host), None)
+        return Protocols(
+            host, speedwire, url if webconnect else None, (url, tag) if tag is not None else None
+        )
+
+    return list(await asyncio.gather(*(one(host, port) for host, port in targets)))
+
+
 def run_from_arguments(args: argparse.Namespace) -> int:
     """Print what answers; exit 1 if nothing did. Uses SMA_PASSWORD for type and version."""
     from collector.config import env_values
@@ -225,16 +293,17 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     group = codec.GROUP_INSTALLER if raw.get("user_group") == "installer" else codec.GROUP_USER
     multicast = not args.no_multicast
 
-    async def both() -> tuple[list[Found], tuple[dict[int, Any], str | None]]:
+    async def both() -> tuple[list[Found], tuple[dict[int, Any], str | None], list[Protocols]]:
         meter_group = codec.MULTICAST_GROUP if multicast else "none"
         wait, meter_port = float(args.wait), int(args.meter_port)
         devices, heard = await asyncio.gather(
             discover(targets, multicast=multicast, wait=wait, password=password, group=group),
             listen_for_meters(meter_port, meter_group, wait),
         )
-        return devices, heard
+        protocols = await web_protocols(targets, devices, int(args.web_port), wait)
+        return devices, heard, protocols
 
-    found, (meters, meter_problem) = asyncio.run(both())
+    found, (meters, meter_problem), protocols = asyncio.run(both())
     if meter_problem:
         print(f"discover: {meter_problem}", file=sys.stderr)
     for serial, datagram in sorted(meters.items()):
@@ -245,15 +314,24 @@ def run_from_arguments(args: argparse.Namespace) -> int:
             f"energy meter  serial {serial}  SUSyID {datagram.susy}  {model}  "
             f"software {datagram.version or 'unknown'}  (set SMA_EM_SERIAL)"
         )
-    if not found and not meters:
-        where = "on the LAN" if multicast else "at the given addresses"
-        print(f"no Speedwire device answered {where} within {args.wait:g} s", file=sys.stderr)
-        return 1
+    web = [address for address in protocols if address.webconnect or address.ennexos]
     for item in found:
         print(item.line())
-    print(
-        f"{len(found)} device{'s' if len(found) != 1 else ''}; set SMA_HOST to the inverters' "
-        "addresses (comma-separated)",
-        file=sys.stderr,
-    )
+    for address in protocols:
+        print(address.line())
+    if not found and not meters and not web:
+        where = "on the LAN" if multicast else "at the given addresses"
+        print(
+            f"no SMA device answered {where} within {args.wait:g} s (Speedwire"
+            + (f"; WebConnect and ennexOS on port {args.web_port}" if targets else "")
+            + ")",
+            file=sys.stderr,
+        )
+        return 1
+    if found:
+        print(
+            f"{len(found)} Speedwire device{'s' if len(found) != 1 else ''}; set SMA_HOST to the "
+            "inverters' addresses (comma-separated)",
+            file=sys.stderr,
+        )
     return 0

@@ -195,3 +195,15 @@ class WebConnectClient:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 100 else text[:97] + "..."
+
+
+async def probe(url: str, seconds: float) -> bool:
+    """Whether WebConnect answers at `url`: its login-free dashboard values (`collector
+    discover`). Opens no session."""
+    try:
+        async with httpx.AsyncClient(base_url=url, verify=False, timeout=seconds) as http:
+            response = await http.post("/dyn/getDashValues.json", json={"destDev": []})
+            answer = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return False
+    return isinstance(answer, dict) and isinstance(answer.get("result"), dict)

@@ -1,0 +1,10 @@
+"""The `sma-ennexos` kind's catalogue: the Speedwire kind's fields and an energy meter's
+counters, as WebConnect's. Names it shares with other kinds mean the same there."""
+
+from __future__ import annotations
+
+from collector.reading import catalogue
+from collector.sources.sma_webconnect.fields import FIELDS as WEBCONNECT
+
+# ennexOS names no house-consumption channel (sma.md §7b.5)
+FIELDS = catalogue([spec for name, spec in WEBCONNECT.items() if name != "house_power"])

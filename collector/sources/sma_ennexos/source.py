@@ -1,0 +1,114 @@
+"""One SMA ennexOS device through its web API: a Poller (see collector.sources).
+
+At the first poll the device's description (product, serial, firmware) is read once for its log
+line and the serial tag; every poll is then one `POST /api/v1/measurements/live` for the device
+itself (`IGULD:SELF`), its channels mapped by id to the Speedwire kind's fields.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from collector.errors import DeviceUnreachable, ProtocolError
+from collector.logging import get_logger
+from collector.reading import Reading
+from collector.sources.sma.source import InverterSilent
+from collector.sources.sma_ennexos.client import EnnexosClient
+from collector.sources.sma_ennexos.codec import SELF, AnswerError, channels_of, fields_from
+from collector.sources.sma_ennexos.settings import SmaEnnexosSettings
+from collector.sources.sma_webconnect.source import reading_summary
+
+LIVE = "/api/v1/measurements/live"
+DEVICE = f"/api/v1/plants/Plant:1/devices/{SELF}"
+
+
+class SmaEnnexosSource:
+    """A Poller: one ennexOS device."""
+
+    def __init__(
+        self,
+        settings: SmaEnnexosSettings,
+        name: str = "sma-ennexos",
+        *,
+        tag_serial: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.interval = settings.interval
+        self.timeout = settings.effective_timeout
+        self._tag_serial = tag_serial
+        self.client = EnnexosClient(
+            settings.url,
+            settings.username,
+            settings.password.get_secret_value(),
+            timeout=self.timeout,
+            ca_file=settings.ca_file,
+            name=name,
+            transport=transport,
+        )
+        self.serial: str | None = None
+        self._described = False
+        self._log = get_logger(source=name)
+
+    def describe(self) -> str:
+        tls = ""
+        if self.settings.url.startswith("https://"):
+            tls = (
+                ", certificate checked against SMA_ENNEXOS_CA_FILE"
+                if self.settings.ca_file
+                else ", certificate not verified (self-signed)"
+            )
+        return f"SMA ennexOS device at {self.settings.url} (user {self.settings.username}{tls})"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def poll(self) -> Reading:
+        now = datetime.fromtimestamp(int(time.time()), UTC)
+        started = time.monotonic()
+        try:
+            if not self._described:
+                await self._describe()
+            answer = await self.client.call("POST", LIVE, [{"componentId": SELF}])
+        except DeviceUnreachable as exc:
+            raise InverterSilent(f"{exc} (asleep for the night, or unreachable)") from None
+        try:
+            channels = channels_of(answer)
+        except AnswerError as exc:
+            raise ProtocolError(f"{LIVE}: {exc}") from None
+        fields = fields_from(channels)
+        if "ac_power" not in fields:
+            raise ProtocolError(
+                f"the device's {len(channels)} live channels have no AC power "
+                "(Measurement.GridMs.TotW): not an inverter?"
+            )
+        fields["response_duration"] = round((time.monotonic() - started) * 1000)
+        tags = {"serial": self.serial} if self._tag_serial and self.serial else {}
+        return Reading(now, self.settings.measurement, fields, tags)
+
+    async def _describe(self) -> None:
+        try:
+            info = await self.client.call("GET", DEVICE)
+        except ProtocolError as exc:  # not needed for the values: said, and read without it
+            if exc.permanent:
+                raise
+            self._log.warning("ennexos device description unreadable", error=str(exc))
+            info = {}
+        info = info if isinstance(info, dict) else {}
+        serial = info.get("serial")
+        self.serial = str(serial) if isinstance(serial, str | int) and str(serial) else None
+        self._log.info(
+            "inverter",
+            product=info.get("product", "unknown"),
+            serial=self.serial or "unknown",
+            software=info.get("firmwareVersion"),
+            product_tag=info.get("productTagId"),
+        )
+        self._described = True
+
+    def summary(self, reading: Reading) -> dict[str, Any]:
+        return reading_summary(reading)
