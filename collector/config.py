@@ -16,6 +16,7 @@ collects every problem before it gives up (ConfigError, one line each). No kind 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -439,7 +440,7 @@ def load_config(
         )
     else:
         warnings.extend(unknown)
-    _check_series(instances, kinds, problems)
+    instances[:] = _check_series(instances, kinds, problems)
 
     influx: InfluxSettings | None = tables.get("influx")
     if influx is not None:
@@ -629,24 +630,35 @@ def _free_name(base: str, taken: Mapping[str, str]) -> str:
 
 def _check_series(
     instances: list[InstanceConfig], kinds: dict[str, SourceKind], problems: list[str]
-) -> None:
-    """Two instances must not write the same series: InfluxDB would overwrite points."""
-    seen: dict[tuple[str, tuple[tuple[str, str], ...]], InstanceConfig] = {}
+) -> list[InstanceConfig]:
+    """Two instances must not write the same series: InfluxDB would overwrite points. Kinds
+    with the same series tag (a serial) may share a measurement: each of those instances is
+    marked `shared`, and its points carry the tag. Returns the instances so marked."""
+    groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[InstanceConfig]] = {}
     for instance in instances:
         key = (instance.settings.measurement, tuple(sorted(instance.tags.items())))
-        other = seen.get(key)
-        if other is None:
-            seen[key] = instance
+        groups.setdefault(key, []).append(instance)
+    shared: set[int] = set()
+    for key, group in groups.items():
+        if len(group) < 2:
             continue
-        if instance.kind == other.kind and kinds[instance.kind].series_tag:
-            continue  # its points carry a tag (a serial) that tells the devices apart
+        first = group[0]
+        tag = kinds[first.kind].series_tag
+        apart = [other for other in group[1:] if not tag or kinds[other.kind].series_tag != tag]
+        if not apart:
+            shared.update(id(instance) for instance in group)
+            continue
         problems.append(
-            f"{other.name} and {instance.name} would write the same series (measurement "
-            f"{instance.settings.measurement!r}"
+            f"{first.name} and {apart[0].name} would write the same series (measurement "
+            f"{first.settings.measurement!r}"
             + (f", tags {dict(key[1])}" if key[1] else ", no tags")
             + "), so InfluxDB would overwrite one's points with the other's: give one of them "
             "another measurement or tags"
         )
+    return [
+        dataclasses.replace(instance, shared=True) if id(instance) in shared else instance
+        for instance in instances
+    ]
 
 
 def _check_influx(

@@ -48,7 +48,7 @@ def problems(env: dict[str, str], cwd: Path) -> list[str]:
         (
             without("SENEC_HOST"),
             "no source configured: set SENEC_HOST, SENEC_ADAPTER=cloud, SENEC_CONNECT_KEY, "
-            "SMA_HOST, SMA_EM_SERIAL, or name a TOML",
+            "SMA_HOST, SMA_EM_SERIAL, SMA_ENNEXOS_URL, SMA_WEBCONNECT_URL, or name a TOML",
         ),
         ({**MINIMAL, "SENEC_HOST": "https://192.0.2.10"}, "SENEC_HOST: give only the host name"),
         (
@@ -240,6 +240,12 @@ def test_no_secret_appears_in_any_output(
             invalid = f"otpauth://totp/SENEC:me?secret={secret}é"
         else:
             invalid = ""  # (any other password is one SENEC may accept)
+    elif owner in ("sma-webconnect", "sma-ennexos"):
+        prefix = variable.removesuffix("PASSWORD")
+        base = {**base, f"{prefix}URL": "https://10.0.0.10", f"{prefix}MEASUREMENT": owner}
+        if owner == "sma-ennexos":
+            base[f"{prefix}USERNAME"] = "me"
+        invalid = ""  # (any other password is one the device may accept)
     wrong = wrong or {variable: invalid}
     # valid enough to load: the secret shown by `collector config` as ***
     config = load({**base, **({} if owner == "senec-connect" else {variable: valid})}, tmp_path)
@@ -517,3 +523,31 @@ def test_addresses_are_parsed_in_one_place() -> None:
     assert parse_address("inverter.local", 9522) == ("inverter.local", 9522)
     with pytest.raises(ValueError, match="port"):
         parse_address("[fe80::1]:x", 9522)
+
+
+def test_the_sma_kinds_share_their_measurement_told_apart_by_serial(tmp_path: Path) -> None:
+    """An old inverter over Speedwire and a Tripower X over ennexOS, both into "SMA": allowed,
+    and each instance is told to tag its points with the serial. A kind without a series tag
+    next to them is still refused."""
+    env = {
+        **INFLUX,
+        "SMA_HOST": "192.0.2.20",
+        "SMA_WEBCONNECT_URL": "https://192.0.2.21",
+        "SMA_WEBCONNECT_PASSWORD": "pw",
+        "SMA_ENNEXOS_URL": "https://192.0.2.22",
+        "SMA_ENNEXOS_USERNAME": "me",
+        "SMA_ENNEXOS_PASSWORD": "pw",
+    }
+    config = load(env, tmp_path)
+    by_kind = {instance.kind: instance for instance in config.instances}
+    assert set(by_kind) == {"sma", "sma-webconnect", "sma-ennexos"}
+    assert all(instance.settings.measurement == "SMA" for instance in by_kind.values())
+    assert all(instance.shared for instance in by_kind.values())
+    alone = load({**env, "SMA_ENNEXOS_MEASUREMENT": "TRIPOWER_X"}, tmp_path)
+    assert {i.kind: i.shared for i in alone.instances} == {
+        "sma": True,
+        "sma-webconnect": True,
+        "sma-ennexos": False,
+    }
+    [problem] = problems({**env, "SENEC_HOST": "192.0.2.10", "INFLUX_MEASUREMENT": "SMA"}, tmp_path)
+    assert "would write the same series (measurement 'SMA', no tags)" in problem

@@ -119,6 +119,9 @@ class InstanceConfig:
     # A folder of its own in DATA_DIR for what it keeps across restarts (a cloud login's
     # tokens); made by the kind when it first writes there. None: keep nothing.
     state_dir: Path | None = None
+    # Other instances (of this kind or another with the same `series_tag`) write the same
+    # measurement with the same tags: this one's points must carry its series tag.
+    shared: bool = False
 
 
 @dataclass(frozen=True)

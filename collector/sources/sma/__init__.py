@@ -6,8 +6,6 @@ is cheap (settings and catalogue); the client, the simulator and discovery load 
 
 from __future__ import annotations
 
-from collections import Counter
-
 from collector.settings import format_address
 from collector.sources import Instance, InstanceConfig, KindCommand, SourceKind
 from collector.sources.sma.fields import FIELDS
@@ -16,17 +14,11 @@ from collector.sources.sma.settings import SmaSettings
 
 def build(configs: list[InstanceConfig]) -> list[Instance]:
     """One poll loop per inverter. Points carry a `serial` tag when more than one inverter
-    writes to the same measurement with the same tags (over all instances)."""
+    writes to the same measurement with the same tags (over all instances, also of the other
+    SMA kinds: `shared`)."""
     from collector.loop import PollLoop
     from collector.sources.sma.source import SmaSource
 
-    def series(config: InstanceConfig) -> tuple[str, tuple[tuple[str, str], ...]]:
-        return config.settings.measurement, tuple(sorted(config.tags.items()))
-
-    sharing = Counter[tuple[str, tuple[tuple[str, str], ...]]]()
-    for config in configs:
-        assert isinstance(config.settings, SmaSettings)
-        sharing[series(config)] += len(config.settings.targets)
     instances: list[Instance] = []
     for config in configs:
         settings = config.settings
@@ -40,7 +32,7 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
                 interval=settings.interval,
                 timeout=settings.effective_timeout,
                 measurement=settings.measurement,
-                tag_serial=sharing[series(config)] > 1,
+                tag_serial=config.shared or len(targets) > 1,
                 name=config.name,
             )
             device = format_address(*target) if len(targets) > 1 else ""

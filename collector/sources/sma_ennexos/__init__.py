@@ -7,25 +7,19 @@ is cheap (settings and catalogue only).
 
 from __future__ import annotations
 
-from collections import Counter
-
 from collector.sources import Instance, InstanceConfig, KindCommand, SourceKind
 from collector.sources.sma_ennexos.fields import FIELDS
 from collector.sources.sma_ennexos.settings import SmaEnnexosSettings
-from collector.sources.sma_webconnect import series_of
 
 
 def build(configs: list[InstanceConfig]) -> list[Instance]:
     from collector.loop import PollLoop
     from collector.sources.sma_ennexos.source import SmaEnnexosSource
 
-    sharing = Counter(series_of(config) for config in configs)
     instances: list[Instance] = []
     for config in configs:
         assert isinstance(config.settings, SmaEnnexosSettings)
-        source = SmaEnnexosSource(
-            config.settings, config.name, tag_serial=sharing[series_of(config)] > 1
-        )
+        source = SmaEnnexosSource(config.settings, config.name, tag_serial=config.shared)
         instances.append(PollLoop(config.name, source, max_backoff=300.0))
     return instances
 

@@ -7,29 +7,19 @@ is cheap (settings and catalogue only).
 
 from __future__ import annotations
 
-from collections import Counter
-
 from collector.sources import Instance, InstanceConfig, KindCommand, SourceKind
 from collector.sources.sma_webconnect.fields import FIELDS
 from collector.sources.sma_webconnect.settings import SmaWebConnectSettings
-
-
-def series_of(config: InstanceConfig) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """Measurement and tags: instances that share them are told apart by a serial tag."""
-    return config.settings.measurement, tuple(sorted(config.tags.items()))
 
 
 def build(configs: list[InstanceConfig]) -> list[Instance]:
     from collector.loop import PollLoop
     from collector.sources.sma_webconnect.source import SmaWebConnectSource
 
-    sharing = Counter(series_of(config) for config in configs)
     instances: list[Instance] = []
     for config in configs:
         assert isinstance(config.settings, SmaWebConnectSettings)
-        source = SmaWebConnectSource(
-            config.settings, config.name, tag_serial=sharing[series_of(config)] > 1
-        )
+        source = SmaWebConnectSource(config.settings, config.name, tag_serial=config.shared)
         # a full session table is waited out in minutes (SessionsFull.retry_after)
         instances.append(PollLoop(config.name, source, max_backoff=300.0))
     return instances
