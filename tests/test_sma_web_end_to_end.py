@@ -23,7 +23,10 @@ def test_webconnect_and_ennexos_inverters_arrive_and_are_logged_out_at_the_end(
 ) -> None:
     webconnect = WebConnectDevice(SmaInverter(3010538120, battery=True, meter=True), slots=2)
     ennexos = EnnexosDevice(SmaInverter(3016259990, strings=3, seed=3), token_lifetime=3.0)
-    simulators = [WebConnectSimulator(webconnect).start(), EnnexosSimulator(ennexos).start()]
+    simulators: list[WebConnectSimulator | EnnexosSimulator] = [
+        WebConnectSimulator(webconnect).start(),
+        EnnexosSimulator(ennexos).start(),
+    ]
     database, measurement = unique("db"), unique("SMA")
     influxdb1.create_database(database)
     ca_files = []

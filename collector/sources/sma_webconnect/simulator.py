@@ -284,6 +284,8 @@ class _Handler(JsonHandler):
         path = urlsplit(self.path).path
         if path == "/simulator/state":
             self.send_json(200, self.device.state())
+        elif path == "/data/l10n/en-US.json":  # tag numbers to texts, as the web UI reads them
+            self.send_json(200, {"51": "Closed", "303": "Off", "307": "Ok", "311": "Open"})
         elif path == "/":
             self.send(200, b"<html><title>SMA Sunny Boy (simulated)</title></html>", "text/html")
         else:
