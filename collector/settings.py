@@ -116,6 +116,29 @@ def http_url(value: str) -> str:
     return value.strip().rstrip("/")
 
 
+def device_url(value: str) -> str:
+    """A device's web interface: an address alone means https; no path."""
+    text = value.strip()
+    url = http_url(text if "://" in text else f"https://{text}")
+    if urlsplit(url).path not in ("", "/"):
+        raise ValueError(f"give the device's address only, without a path: {value!r}")
+    return url
+
+
+def https_ca(value: Path | None, info: ValidationInfo) -> Path | None:
+    """A CA file is for an https:// `url` only (the field after `url`)."""
+    url = info.data.get("url")
+    if value is not None and isinstance(url, str) and not url.startswith("https://"):
+        raise ValueError("only makes sense with an https:// URL")
+    return value
+
+
+def secret_given(value: Any) -> Any:
+    if not value.get_secret_value():
+        raise ValueError("must not be empty")
+    return value
+
+
 def existing_file(value: Path | None) -> Path | None:
     """A file that must exist now (a CA certificate), or nothing."""
     if value is not None and not value.is_file():

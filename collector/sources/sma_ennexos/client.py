@@ -11,15 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from collector import __version__
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
 from collector.shield import Shielded
-from collector.tls import device_tls
+from collector.tls import device_client
 
 DEFAULT_LIFETIME = 3600.0  # when a token answer has no expires_in (one hour, as observed)
 REFRESH_SHARE = 0.2  # refresh once a fifth of the access token's life is left
@@ -71,7 +71,7 @@ class EnnexosClient:
         password: str,
         *,
         timeout: float,
-        ca_file: Any = None,
+        ca_file: Path | None = None,
         name: str = "sma-ennexos",
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -86,17 +86,7 @@ class EnnexosClient:
         self.refreshes = 0
         self._login: Shielded[Tokens] = Shielded()
         self._log = get_logger(source=name)
-        self._http = httpx.AsyncClient(
-            base_url=url,
-            verify=device_tls(ca_file),
-            timeout=httpx.Timeout(timeout),
-            headers={
-                "User-Agent": f"energy-collector/{__version__}",
-                "Accept": "application/json",
-            },
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._http = device_client(url, ca_file, timeout, transport)
 
     # --- tokens ------------------------------------------------------------------------------
 

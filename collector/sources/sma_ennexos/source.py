@@ -21,6 +21,7 @@ from collector.sources.sma_ennexos.client import EnnexosClient
 from collector.sources.sma_ennexos.codec import SELF, AnswerError, channels_of, fields_from
 from collector.sources.sma_ennexos.settings import SmaEnnexosSettings
 from collector.sources.sma_webconnect.source import reading_summary
+from collector.tls import tls_note
 
 LIVE = "/api/v1/measurements/live"
 DEVICE = f"/api/v1/plants/Plant:1/devices/{SELF}"
@@ -55,13 +56,7 @@ class SmaEnnexosSource:
         self._log = get_logger(source=name)
 
     def describe(self) -> str:
-        tls = ""
-        if self.settings.url.startswith("https://"):
-            tls = (
-                ", certificate checked against SMA_ENNEXOS_CA_FILE"
-                if self.settings.ca_file
-                else ", certificate not verified (self-signed)"
-            )
+        tls = tls_note(self.settings.url, self.settings.ca_file, "SMA_ENNEXOS_CA_FILE")
         return f"SMA ennexOS device at {self.settings.url} (user {self.settings.username}{tls})"
 
     async def aclose(self) -> None:

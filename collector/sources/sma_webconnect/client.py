@@ -9,15 +9,15 @@ collector stops is waited for (briefly), so that its session can be logged out t
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from collector import __version__
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
 from collector.shield import Shielded
-from collector.tls import device_tls
+from collector.tls import device_client
 
 SESSIONS_FULL_WAIT = 300.0  # after err 503 (no free session slot), wait five minutes
 LOGOUT_TIMEOUT = 2.0
@@ -54,7 +54,7 @@ class WebConnectClient:
         right: str,
         *,
         timeout: float,
-        ca_file: Any = None,
+        ca_file: Path | None = None,
         name: str = "sma-webconnect",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -68,17 +68,7 @@ class WebConnectClient:
         self.requests = 0
         self._login: Shielded[str] = Shielded()
         self._log = get_logger(source=name)
-        self._http = httpx.AsyncClient(
-            base_url=url,
-            verify=device_tls(ca_file),
-            timeout=httpx.Timeout(timeout),
-            headers={
-                "User-Agent": f"energy-collector/{__version__}",
-                "Accept": "application/json",
-            },
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._http = device_client(url, ca_file, timeout, transport)
 
     @property
     def _group(self) -> str:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import ClassVar, Literal
-from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from collector.settings import Note, PolledSettings, existing_file, http_url, lowercase
+from collector.settings import (
+    Note,
+    PolledSettings,
+    device_url,
+    existing_file,
+    https_ca,
+    lowercase,
+    secret_given,
+)
 
 
 class SmaWebConnectSettings(PolledSettings):
@@ -29,31 +36,9 @@ class SmaWebConnectSettings(PolledSettings):
     _lower = field_validator("user_group", mode="before")(lowercase)
     _ca = field_validator("ca_file")(existing_file)
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        text = value.strip()
-        if "://" not in text:
-            text = f"https://{text}"  # an address alone: https, as the web UI
-        url = http_url(text)
-        if urlsplit(url).path not in ("", "/"):
-            raise ValueError(f"give the inverter's address only, without a path: {value!r}")
-        return url
-
-    @field_validator("password")
-    @classmethod
-    def _password(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("must not be empty")
-        return value
-
-    @field_validator("ca_file")
-    @classmethod
-    def _https_only(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        url = info.data.get("url")
-        if value is not None and isinstance(url, str) and not url.startswith("https://"):
-            raise ValueError("only makes sense with an https:// URL")
-        return value
+    _url = field_validator("url")(device_url)
+    _secret = field_validator("password")(secret_given)
+    _https = field_validator("ca_file")(https_ca)
 
     def notes(self) -> list[Note]:
         if self.url.startswith("http://"):

@@ -33,6 +33,7 @@ from collector.sources.sma_webconnect.codec import (
     values_of,
 )
 from collector.sources.sma_webconnect.settings import SmaWebConnectSettings
+from collector.tls import tls_note
 
 AC_POWER = 0x00263F00
 # The device's serial number, class, type and software version (parameters, read once).
@@ -68,13 +69,7 @@ class SmaWebConnectSource:
         self._log = get_logger(source=name)
 
     def describe(self) -> str:
-        tls = ""
-        if self.settings.url.startswith("https://"):
-            tls = (
-                ", certificate checked against SMA_WEBCONNECT_CA_FILE"
-                if self.settings.ca_file
-                else ", certificate not verified (self-signed)"
-            )
+        tls = tls_note(self.settings.url, self.settings.ca_file, "SMA_WEBCONNECT_CA_FILE")
         return f"SMA inverter at {self.settings.url} (WebConnect, {self.settings.user_group}{tls})"
 
     async def aclose(self) -> None:
