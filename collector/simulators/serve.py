@@ -9,8 +9,10 @@ import signal
 import socket
 import ssl
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 
 
@@ -101,11 +103,12 @@ class HttpSimulator:
         self.server = ThreadingHTTPServer((host, port), served)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+        self.tls = False
+        self.ca_pem: bytes | None = None  # with TLS: the CA certificate, for clients that verify
 
-    def use_tls(self, organization: str, *names: str) -> bytes:
+    def use_tls(self, organization: str, *names: str) -> None:
         """Serve HTTPS with a certificate for 127.0.0.1, localhost, ::1 and `names`, issued by
-        a CA made now (as a device's self-signed one); returns the CA certificate (PEM), for
-        clients that verify."""
+        a CA made now (as a device's self-signed one); its certificate goes to `ca_pem`."""
         import trustme
 
         ca = trustme.CA(organization_name=organization)
@@ -115,7 +118,22 @@ class HttpSimulator:
         self.server.socket = context.wrap_socket(
             self.server.socket, server_side=True, do_handshake_on_connect=False
         )
-        return bytes(ca.cert_pem.bytes())
+        self.tls = True
+        self.ca_pem = bytes(ca.cert_pem.bytes())
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
+
+    def write_ca(self, path: Path | None, default_name: str) -> str:
+        """With TLS, write the CA certificate to `path` (or `default_name` in the temporary
+        directory); the note for the start line that says where."""
+        if self.ca_pem is None:
+            return ""
+        target = path or Path(tempfile.gettempdir()) / default_name
+        target.write_bytes(self.ca_pem)
+        return f" (CA certificate: {target})"
 
     @property
     def origin(self) -> str:

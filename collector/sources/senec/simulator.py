@@ -16,7 +16,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -311,21 +310,15 @@ class SenecSimulator(HttpSimulator):
         quiet: bool = True,
     ) -> None:
         self.device = device or SenecDevice()
-        self.tls = tls
         state = {"device": self.device}
         super().__init__(_Handler, state, host=host, port=port, quiet=quiet, name="senec-simulator")
-        self.ca_pem: bytes | None = None
         if tls:
-            self.ca_pem = self.use_tls("SenecGui-Root (simulated)", "senecGuiSelf")
+            self.use_tls("SenecGui-Root (simulated)", "senecGuiSelf")
 
     @property
     def address(self) -> str:
         host, port = self.server.server_address[:2]
         return f"{host!s}:{port}"
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.address}"
 
 
 # --- command line ------------------------------------------------------------------------
@@ -430,11 +423,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"simulator: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
-    ca_note = ""
-    if simulator.ca_pem is not None:
-        ca_path = args.ca_out or Path(tempfile.gettempdir()) / "senec-simulator-ca.pem"
-        ca_path.write_bytes(simulator.ca_pem)
-        ca_note = f" (CA certificate: {ca_path})"
+    ca_note = simulator.write_ca(args.ca_out, "senec-simulator-ca.pem")
     simulator.start()
     print(f"SENEC simulator listening on {simulator.url}{ca_note}", flush=True)
     until_signalled()

@@ -463,10 +463,6 @@ class SenecCloudSimulator(HttpSimulator):
         state = {"cloud": self.cloud}
         super().__init__(_Handler, state, host=host, port=port, quiet=quiet, name="senec-cloud")
 
-    @property
-    def url(self) -> str:
-        return self.origin
-
     def settings(self) -> dict[str, str]:
         """The kind's URL keys pointing here."""
         return {

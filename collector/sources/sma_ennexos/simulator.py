@@ -20,7 +20,6 @@ import argparse
 import json
 import secrets
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -298,18 +297,11 @@ class EnnexosSimulator(HttpSimulator):
         quiet: bool = True,
     ) -> None:
         self.device = device or EnnexosDevice()
-        self.tls = tls
         super().__init__(
             _Handler, {"device": self.device}, host=host, port=port, quiet=quiet, name="ennexos"
         )
-        self.ca_pem: bytes | None = None
         if tls:
-            self.ca_pem = self.use_tls("SMA ennexOS (simulated)", "sma-ennexos")
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
+            self.use_tls("SMA ennexOS (simulated)", "sma-ennexos")
 
 
 def load_replay(path: Path) -> tuple[list[Any], dict[str, Any] | None]:
@@ -387,11 +379,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"simulator: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
-    ca_note = ""
-    if simulator.ca_pem is not None:
-        ca_path = args.ca_out or Path(tempfile.gettempdir()) / "sma-ennexos-simulator-ca.pem"
-        ca_path.write_bytes(simulator.ca_pem)
-        ca_note = f" (CA certificate: {ca_path})"
+    ca_note = simulator.write_ca(args.ca_out, "sma-ennexos-simulator-ca.pem")
     simulator.start()
     what = f"replaying {args.replay.name}" if args.replay else f"serial {args.serial}"
     print(

@@ -21,7 +21,6 @@ import json
 import math
 import secrets
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -305,17 +304,10 @@ class WebConnectSimulator(HttpSimulator):
         quiet: bool = True,
     ) -> None:
         self.device = device or WebConnectDevice()
-        self.tls = tls
         state = {"device": self.device, "tls": tls}
         super().__init__(_Handler, state, host=host, port=port, quiet=quiet, name="webconnect")
-        self.ca_pem: bytes | None = None
         if tls:
-            self.ca_pem = self.use_tls("SMA Solar Technology AG (simulated)", "sma-inverter")
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
+            self.use_tls("SMA Solar Technology AG (simulated)", "sma-inverter")
 
 
 def load_replay(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -415,11 +407,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"simulator: cannot listen on {args.host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
-    ca_note = ""
-    if simulator.ca_pem is not None:
-        ca_path = args.ca_out or Path(tempfile.gettempdir()) / "sma-webconnect-simulator-ca.pem"
-        ca_path.write_bytes(simulator.ca_pem)
-        ca_note = f" (CA certificate: {ca_path})"
+    ca_note = simulator.write_ca(args.ca_out, "sma-webconnect-simulator-ca.pem")
     simulator.start()
     what = f"replaying {args.replay.name}" if args.replay else f"serial {args.serial}"
     print(
