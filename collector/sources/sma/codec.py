@@ -556,6 +556,11 @@ def encode_records(items: list[Record], first_index: int = 0) -> bytes:
     return head + b"".join(struct.pack("<II", r.code, r.time) + r.data for r in items)
 
 
+def record_code(data_type: int, lri: int, channel: int = 1) -> int:
+    """A record's code from its parts: the data type (TYPE_*), the register, the channel."""
+    return data_type << 24 | lri | channel
+
+
 def number_record(code: int, time: int, value: int | None, size: int) -> Record:
     """A 16-byte (64-bit) or 28-byte (32-bit, repeated 4 times, then 1) record."""
     signed = (code >> 24) & 0xF8 == TYPE_S32

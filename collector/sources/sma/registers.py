@@ -99,6 +99,12 @@ REGISTERS: dict[int, Register] = {
     )
 }
 
+# Field → register, for the simulators; where two registers carry a field (the AC currents of
+# older and newer models), the newer one.
+LRI_OF: dict[str, int] = {register.field: lri for lri, register in sorted(REGISTERS.items())}
+# Read by no kind, but sent by devices in the AC range: the line-to-line voltages (sma.md §4)
+LRI_LINE_VOLTAGE = 0x00464B00
+
 # Status tags (SMA's numbers) and what we call them; `ok` for the flag fields.
 STATUS_NAMES: dict[int, str] = {
     35: "Fault",

@@ -30,13 +30,23 @@ from dataclasses import dataclass, field
 
 from collector.simulators.household import Household
 from collector.sources.sma import codec
-from collector.sources.sma.codec import Address, InverterPacket, Record
-from collector.sources.sma.registers import QUERIES, SOFTWARE_VERSION, TYPE_LABEL, Query
+from collector.sources.sma.codec import Address, InverterPacket, Record, record_code
+from collector.sources.sma.registers import (
+    LRI_DEVICE_CLASS,
+    LRI_DEVICE_NAME,
+    LRI_DEVICE_TYPE,
+    LRI_LINE_VOLTAGE,
+    LRI_OF,
+    LRI_SOFTWARE_VERSION,
+    QUERIES,
+    SOFTWARE_VERSION,
+    TYPE_LABEL,
+    Query,
+)
 
-TYPE_S32 = 0x40000000
-TYPE_U32 = 0x00000000
-TYPE_STATUS = 0x08000000
-TYPE_STRING = 0x10000000
+# SMA's status tags and device classes the simulated inverter reports (registers.STATUS_NAMES)
+OK, WARNING, FAULT, OFF, CLOSED, OPEN = 307, 455, 35, 303, 51, 311
+PV_INVERTER, HYBRID_INVERTER = 8001, 8009
 
 
 @dataclass
@@ -163,64 +173,77 @@ class SmaInverter:
         night = self.faults.night == "nan"
         t = snap.time
 
-        def number(lri: int, channel: int, value: int | None, signed: bool = True) -> Record:
-            kind = TYPE_S32 if signed else TYPE_U32
-            return codec.number_record(kind | lri | channel, t, None if night else value, 28)
+        def number(field: str, value: int | None, channel: int = 1, signed: bool = True) -> Record:
+            return measure(LRI_OF[field], value, channel, signed)
 
-        def counter(lri: int, value: int) -> Record:
-            return codec.number_record(lri | 1, t, value, 16)
+        def measure(lri: int, value: int | None, channel: int, signed: bool) -> Record:
+            code = record_code(codec.TYPE_S32 if signed else codec.TYPE_U32, lri, channel)
+            return codec.number_record(code, t, None if night else value, 28)
+
+        def counter(field: str, value: int) -> Record:
+            return codec.number_record(record_code(codec.TYPE_U32, LRI_OF[field]), t, value, 16)
 
         def status(lri: int, selected: int, options: list[int]) -> Record:
-            return codec.status_record(TYPE_STATUS | lri | 1, t, selected, options)
+            return codec.status_record(record_code(codec.TYPE_STATUS, lri), t, selected, options)
 
         phase = snap.ac_power // 3
         volts = 23000
         amps = round(phase / 230.0 * 1000)
         charge = max(0, snap.battery)
         discharge = max(0, -snap.battery)
+        phases = ("l1", "l2", "l3")
         by_query: dict[str, list[Record]] = {
-            "ac_power": [number(0x263F00, 1, snap.ac_power)],
-            "ac_phase_power": [number(0x464000 + i * 0x100, 1, phase) for i in range(3)],
+            "ac_power": [number("ac_power", snap.ac_power)],
+            "ac_phase_power": [number(f"ac_power_{p}", phase) for p in phases],
             "ac_voltage_current": [
-                *[number(0x464800 + i * 0x100, 1, volts, signed=False) for i in range(3)],
-                *[number(0x464B00 + i * 0x100, 1, 40000, signed=False) for i in range(3)],
-                *[number(0x465300 + i * 0x100, 1, amps) for i in range(3)],
+                *[number(f"ac_voltage_{p}", volts, signed=False) for p in phases],
+                # line-to-line voltages, which the source must skip
+                *[measure(LRI_LINE_VOLTAGE + i * 0x100, 40000, 1, False) for i in range(3)],
+                *[number(f"ac_current_{p}", amps) for p in phases],
             ],
-            "grid_frequency": [number(0x465700, 1, snap.frequency, signed=False)],
-            "dc_power": [number(0x251E00, n + 1, s[0]) for n, s in enumerate(snap.strings)],
+            "grid_frequency": [number("grid_frequency", snap.frequency, signed=False)],
+            "dc_power": [number("mpp{n}_power", s[0], n + 1) for n, s in enumerate(snap.strings)],
             "dc_voltage_current": [
-                *[number(0x451F00, n + 1, s[1]) for n, s in enumerate(snap.strings)],
-                *[number(0x452100, n + 1, s[2]) for n, s in enumerate(snap.strings)],
+                *[number("mpp{n}_voltage", s[1], n + 1) for n, s in enumerate(snap.strings)],
+                *[number("mpp{n}_current", s[2], n + 1) for n, s in enumerate(snap.strings)],
             ],
-            "energy": [counter(0x260100, snap.energy_total), counter(0x262200, snap.energy_today)],
-            "device_status": [status(0x214800, 303 if night else 307, [307, 35, 455, 303])],
-            "grid_relay": [status(0x416400, 311 if night else 51, [51, 311])],
-            "temperature": [number(0x237700, 1, snap.temperature)],
+            "energy": [
+                counter("energy_total", snap.energy_total),
+                counter("energy_today", snap.energy_today),
+            ],
+            "device_status": [
+                status(LRI_OF["device_status"], OFF if night else OK, [OK, FAULT, WARNING, OFF])
+            ],
+            "grid_relay": [status(LRI_OF["grid_relay"], OPEN if night else CLOSED, [CLOSED, OPEN])],
+            "temperature": [number("device_temperature", snap.temperature)],
         }
         if self.battery:
-            by_query["battery_charge"] = [number(0x295A00, 1, snap.soc, signed=False)]
+            by_query["battery_charge"] = [number("bat_fuel_charge", snap.soc, signed=False)]
             by_query["battery_info"] = [
-                number(0x495B00, 1, snap.bat_temperature),
-                number(0x495C00, 1, snap.bat_voltage, signed=False),
-                number(0x495D00, 1, snap.bat_current),
+                number("bat_temperature", snap.bat_temperature),
+                number("bat_voltage", snap.bat_voltage, signed=False),
+                number("bat_charge_current", snap.bat_current),
             ]
             by_query["battery_power"] = [
-                number(0x496900, 1, charge, signed=False),
-                number(0x496A00, 1, discharge, signed=False),
+                number("bat_power_plus", charge, signed=False),
+                number("bat_power_minus", discharge, signed=False),
             ]
         if self.meter:
             by_query["meter_power"] = [
-                number(0x463600, 1, max(0, -snap.grid)),
-                number(0x463700, 1, max(0, snap.grid)),
+                number("grid_power_minus", max(0, -snap.grid)),
+                number("grid_power_plus", max(0, snap.grid)),
             ]
         if query.name == "type_label":
+            device_class = HYBRID_INVERTER if self.battery else PV_INVERTER
+            name = record_code(codec.TYPE_STRING, LRI_DEVICE_NAME)
             return [
-                codec.text_record(TYPE_STRING | 0x821E00 | 1, t, f"SN: {self.address.serial}"),
-                status(0x821F00, 8009 if self.battery else 8001, [8001, 8009]),
-                status(0x822000, self.model, [self.model]),
+                codec.text_record(name, t, f"SN: {self.address.serial}"),
+                status(LRI_DEVICE_CLASS, device_class, [PV_INVERTER, HYBRID_INVERTER]),
+                status(LRI_DEVICE_TYPE, self.model, [self.model]),
             ]
         if query.name == "software_version":
-            return [codec.version_record(0x823400 | 1, t, self.version)]
+            code = record_code(codec.TYPE_U32, LRI_SOFTWARE_VERSION)
+            return [codec.version_record(code, t, self.version)]
         return by_query.get(query.name, [])
 
     # --- the protocol ---------------------------------------------------------------------
