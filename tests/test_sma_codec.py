@@ -128,12 +128,12 @@ def test_recorded_login_and_its_two_answers() -> None:
         codec.decode(bytes.fromhex(p["hex"])) for p in PACKETS if "reply: login" in p["description"]
     ]
     assert [a.error for a in answers if isinstance(a, InverterPacket)] == [
-        codec.Error.OK,
-        codec.Error.WRONG_PASSWORD,
+        codec.ReplyCode.OK,
+        codec.ReplyCode.WRONG_PASSWORD,
     ]
     ok = answers[0]
     assert isinstance(ok, InverterPacket)
-    ours = codec.login_reply(request, ok.source, codec.Error.OK)
+    ours = codec.login_reply(request, ok.source, codec.ReplyCode.OK)
     assert (ours.command, ours.pid, ours.destination, ours.body[:16]) == (
         ok.command,
         ok.pid,

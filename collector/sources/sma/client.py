@@ -193,13 +193,13 @@ class SpeedwireClient(asyncio.DatagramProtocol):
             lambda pid: codec.login(codec.ANY, self.me, pid, password, group, now),
         )
         reply = replies[0]
-        if reply.error == codec.Error.WRONG_PASSWORD:
+        if reply.error == codec.ReplyCode.WRONG_PASSWORD:
             who = "installer" if group == codec.GROUP_INSTALLER else "user"
             raise WrongPassword(
                 f"{target[0]} refused the {who} password (error 0x0100): check SMA_PASSWORD and "
                 f"SMA_USER_GROUP; not retrying, as SMA devices may lock after wrong passwords"
             )
-        if reply.error != codec.Error.OK:
+        if reply.error != codec.ReplyCode.OK:
             raise ProtocolError(f"{target[0]} answered the login with error 0x{reply.error:04x}")
         return reply.source
 
@@ -220,11 +220,11 @@ class SpeedwireClient(asyncio.DatagramProtocol):
             lambda pid: codec.query(device, self.me, pid, query.command, query.first, query.last),
         )
         error = replies[0].error
-        if error == codec.Error.NOT_AUTHENTICATED:
+        if error == codec.ReplyCode.NOT_AUTHENTICATED:
             raise SessionLost(f"{target[0]}: the session is gone (error 0x0017)")
-        if error == codec.Error.NOT_AVAILABLE:
+        if error == codec.ReplyCode.NOT_AVAILABLE:
             return []
-        if error != codec.Error.OK:
+        if error != codec.ReplyCode.OK:
             raise ProtocolError(f"{target[0]} answered query {query.name} with error 0x{error:04x}")
         records: list[Record] = []
         try:

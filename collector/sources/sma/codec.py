@@ -54,8 +54,8 @@ PASSWORD_LENGTH = 12
 LOGIN_TIMEOUT = 900  # the "session timeout" every client sends; never verified
 
 
-class Error(IntEnum):
-    """The error field of a 0x6065 reply."""
+class ReplyCode(IntEnum):
+    """The error field of a 0x6065 reply: what the device says about the request."""
 
     OK = 0x0000
     NOT_AVAILABLE = 0x0015  # the requested registers are not on this device (error 21)

@@ -309,7 +309,7 @@ class SmaInverter:
             ok = expected is not None and given == expected
             if ok:
                 self.sessions.add(packet.source)
-            error = codec.Error.OK if ok else codec.Error.WRONG_PASSWORD
+            error = codec.ReplyCode.OK if ok else codec.ReplyCode.WRONG_PASSWORD
             return [codec.login_reply(packet, self.address, error)]
         if packet.command == codec.CMD_IDENTIFY:
             record = Record(
@@ -321,7 +321,7 @@ class SmaInverter:
         if packet.source not in self.sessions:
             return [
                 codec.reply_to(
-                    packet, self.address, packet.body[:8], error=codec.Error.NOT_AUTHENTICATED
+                    packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AUTHENTICATED
                 )
             ]
         limit = self.faults.session_lost_after
@@ -330,7 +330,7 @@ class SmaInverter:
             self.sessions.discard(packet.source)
             return [
                 codec.reply_to(
-                    packet, self.address, packet.body[:8], error=codec.Error.NOT_AUTHENTICATED
+                    packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AUTHENTICATED
                 )
             ]
         try:
@@ -345,7 +345,7 @@ class SmaInverter:
         if not records or (wanted and wanted.name in self.faults.unavailable):
             return [
                 codec.reply_to(
-                    packet, self.address, packet.body[:8], error=codec.Error.NOT_AVAILABLE
+                    packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AVAILABLE
                 )
             ]
         return self._fragments(packet, records)
