@@ -44,7 +44,9 @@ class SessionLost(ProtocolError):
 
 
 @dataclass
-class Stats:
+class DatagramCounts:
+    """What went over the socket: datagrams sent and taken, and the ones thrown away."""
+
     sent: int = 0
     received: int = 0
     dropped: int = 0  # late, duplicate, foreign or malformed datagrams
@@ -65,7 +67,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         self.timeout = timeout
         self.retries = retries
         self.me = Address(codec.CLIENT_SUSY, random.randint(900_000_000, 999_999_999))
-        self.stats = Stats()
+        self.stats = DatagramCounts()
         self._next_id = random.randint(1, 0x7FFF)
         self._pending: dict[int, _Pending] = {}
         self._transport: asyncio.DatagramTransport | None = None

@@ -65,7 +65,7 @@ class SmaFaults:
 
 
 @dataclass
-class Snapshot:
+class InverterMoment:
     """One moment of the inverter, in SMA's raw units."""
 
     time: int
@@ -130,7 +130,7 @@ class SmaInverter:
 
     # --- the household, in SMA units ---------------------------------------------------------
 
-    def snapshot(self, wall: float | None = None) -> Snapshot:
+    def snapshot(self, wall: float | None = None) -> InverterMoment:
         home = self.household.snapshot(wall)
         ac = home.pv * 0.97
         if self._last_time is not None and home.time > self._last_time:
@@ -149,7 +149,7 @@ class SmaInverter:
             volts = 0.0 if power < 1 else 420.0 + 60.0 * math.sin(home.time / 900.0 + index)
             amps = power / volts if volts else 0.0
             strings.append((round(power), round(volts * 100), round(amps * 1000)))
-        return Snapshot(
+        return InverterMoment(
             time=home.time,
             strings=strings,
             ac_power=round(ac),
@@ -168,7 +168,7 @@ class SmaInverter:
             grid_export=round(self._grid_counters[1]),
         )
 
-    def records_for(self, query: Query, snap: Snapshot) -> list[Record]:
+    def records_for(self, query: Query, snap: InverterMoment) -> list[Record]:
         """The records this device has in the query's register range, as it would send them."""
         night = self.faults.night == "nan"
         t = snap.time
