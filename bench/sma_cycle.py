@@ -25,14 +25,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 from collector.logging import configure_logging
-from collector.sources.sma import codec
+from collector.sources.sma import codec, frame
 from collector.sources.sma.client import SpeedwireClient
 from collector.sources.sma.registers import QUERIES
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma.source import fields_from
 
 HOST = "127.0.0.5"
-TARGET = (HOST, codec.PORT)
+TARGET = (HOST, frame.PORT)
 
 
 async def measure(
@@ -100,10 +100,10 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("warning")
     inverter = SmaInverter(3010538116, strings=2)
-    simulator = SmaSimulator([inverter], host=HOST, ports=[codec.PORT]).start()
+    simulator = SmaSimulator([inverter], host=HOST, ports=[frame.PORT]).start()
     print(
         f"machine: {platform.processor() or platform.machine()}, Python "
-        f"{platform.python_version()}; simulated inverter on {HOST}:{codec.PORT}; "
+        f"{platform.python_version()}; simulated inverter on {HOST}:{frame.PORT}; "
         f"{args.cycles} cycles each, medians\n"
     )
     try:

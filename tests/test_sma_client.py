@@ -10,7 +10,7 @@ from typing import TypeVar
 import pytest
 
 from collector.errors import DeviceUnreachable
-from collector.sources.sma import codec
+from collector.sources.sma import codec, frame
 from collector.sources.sma.client import SessionLost, SpeedwireClient, WrongPassword
 from collector.sources.sma.registers import QUERIES
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
@@ -91,7 +91,7 @@ def test_a_wrong_password_is_one_attempt_and_a_clear_error(
 
 
 def test_installer_login_uses_its_own_key(simulator: SmaSimulator) -> None:
-    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> codec.Address:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> frame.Address:
         return await client.login(where, "1111", codec.GROUP_INSTALLER)
 
     device, _ = run(simulator, scenario)
@@ -265,7 +265,7 @@ def test_an_inverter_named_by_host_name_is_answered(
     a compose service) is resolved first, else no reply would match it. `localhost` comes from
     /etc/hosts: no DNS query leaves the machine."""
 
-    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> codec.Address:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> frame.Address:
         named = ("localhost", where[1])
         device = await client.login(named, "0000", codec.GROUP_USER)
         await client.query(named, device, BY_NAME["ac_power"])

@@ -11,15 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.sources.sma import codec
-from collector.sources.sma.codec import (
-    Address,
-    CodecError,
-    DiscoveryReply,
-    InverterPacket,
-    MeterPacket,
-    Record,
-)
+from collector.sources.sma import builders, codec, frame
+from collector.sources.sma.codec import InverterPacket, Record
+from collector.sources.sma.frame import Address, CodecError, DiscoveryReply, MeterPacket
 from tests.conftest import recording
 
 PACKETS: list[dict[str, Any]] = recording("sma-speedwire-packets.json")
@@ -36,7 +30,7 @@ def test_every_recorded_packet_decodes_and_encodes_to_the_same_bytes(
     packet: dict[str, Any],
 ) -> None:
     data = bytes.fromhex(packet["hex"])
-    assert codec.join_tags(codec.split_tags(data)) == data
+    assert frame.join_tags(frame.split_tags(data)) == data
     decoded = codec.decode(data)
     description = packet["description"]
     if "protocol 0x6065" in description:
@@ -62,13 +56,13 @@ def test_every_recorded_packet_decodes_and_encodes_to_the_same_bytes(
         assert isinstance(decoded, MeterPacket)
         susy, serial = re.findall(r"susy (\d+) \(0x[0-9a-f]+\) serial (\d+)", description)[0]
         assert decoded.source == Address(int(susy), int(serial))
-        assert codec.encode_meter(decoded) == data
+        assert frame.encode_meter(decoded) == data
     elif "discovery reply" in description:
         assert isinstance(decoded, DiscoveryReply)
         assert decoded.ip == "192.168.178.22"
     else:
-        assert codec.is_discovery_request(data)
-        assert data == codec.DISCOVERY_REQUEST
+        assert frame.is_discovery_request(data)
+        assert data == frame.DISCOVERY_REQUEST
         assert decoded is None
 
 
@@ -133,7 +127,7 @@ def test_recorded_login_and_its_two_answers() -> None:
     ]
     ok = answers[0]
     assert isinstance(ok, InverterPacket)
-    ours = codec.login_reply(request, ok.source, codec.ReplyCode.OK)
+    ours = builders.login_reply(request, ok.source, codec.ReplyCode.OK)
     assert (ours.command, ours.pid, ours.destination, ours.body[:16]) == (
         ok.command,
         ok.pid,
@@ -179,7 +173,7 @@ def test_not_a_number_sentinels_become_none(code: int, raw: bytes, expected: int
 
 
 def test_a_status_list_without_a_selected_entry_is_none() -> None:
-    record = codec.status_record(0x08214801, 5, None, [307, 35, 455, 303])
+    record = builders.status_record(0x08214801, 5, None, [307, 35, 455, 303])
     assert record.status() is None
     assert record.options() == [307, 35, 455, 303]
 
@@ -230,8 +224,8 @@ channel = st.integers(0, 0xFF)
 def test_signed_32_bit_records_both_ways(
     register: int, cls: int, time: int, value: int | None
 ) -> None:
-    record = codec.number_record(0x40000000 | register | cls, time, value, 28)
-    data = codec.encode_records([record])
+    record = builders.number_record(0x40000000 | register | cls, time, value, 28)
+    data = builders.encode_records([record])
     reply = InverterPacket(Address(1, 2), Address(3, 4), 0x51000201, 0x8001, data)
     (parsed,) = codec.records(codec.decode(codec.encode_inverter(reply)))  # type: ignore[arg-type]
     assert (parsed.lri, parsed.channel, parsed.time, parsed.number()) == (
@@ -244,14 +238,14 @@ def test_signed_32_bit_records_both_ways(
 
 @given(lri, u32, st.one_of(st.none(), st.integers(0, 2**32 - 3)))
 def test_unsigned_32_bit_records_both_ways(register: int, time: int, value: int | None) -> None:
-    record = codec.number_record(register | 1, time, value, 28)
+    record = builders.number_record(register | 1, time, value, 28)
     assert Record(record.code, record.time, record.data).number() == value
 
 
 @given(lri, u32, st.one_of(st.none(), st.integers(0, 2**63 - 1)))
 def test_64_bit_counters_both_ways(register: int, time: int, value: int | None) -> None:
-    record = codec.number_record(register | 1, time, value, 16)
-    data = codec.encode_records([record, record])
+    record = builders.number_record(register | 1, time, value, 16)
+    data = builders.encode_records([record, record])
     reply = InverterPacket(Address(1, 2), Address(3, 4), 0x54000201, 0x8001, data)
     parsed = codec.records(reply)
     assert [r.number() for r in parsed] == [value, value]
@@ -264,20 +258,20 @@ def test_64_bit_counters_both_ways(register: int, time: int, value: int | None) 
 )
 def test_status_lists_both_ways(options: list[int], data: st.DataObject) -> None:
     selected = data.draw(st.sampled_from(options))
-    record = codec.status_record(0x08214801, 1, selected, options)
+    record = builders.status_record(0x08214801, 1, selected, options)
     assert record.status() == selected
     assert record.options() == options
 
 
 @given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=32))
 def test_text_records_both_ways(text: str) -> None:
-    assert codec.text_record(0x10821E01, 0, text).text() == (text.strip() or None)
+    assert builders.text_record(0x10821E01, 0, text).text() == (text.strip() or None)
 
 
 @given(st.integers(1, 99), st.integers(0, 99), st.integers(0, 255), st.sampled_from("NEABRS"))
 def test_versions_both_ways(major: int, minor: int, build: int, letter: str) -> None:
     version = f"{major:02d}.{minor:02d}.{build:02d}.{letter}"
-    assert codec.version_record(0x00823401, 0, version).version() == version
+    assert builders.version_record(0x00823401, 0, version).version() == version
 
 
 @given(u16, u32, u16, u32, u32, st.integers(0, 0x7FFF), st.binary(max_size=64), u16, u16, u16)
@@ -324,9 +318,9 @@ def test_speedwire_battery_current_is_positive_while_charging_whatever_the_model
     from collector.sources.sma.source import fields_from
 
     records = [
-        codec.number_record(0x40495D01, 1, raw_ma, 28),
-        codec.number_record(0x00496901, 1, 2048, 28),
-        codec.number_record(0x00496A01, 1, 0, 28),
+        builders.number_record(0x40495D01, 1, raw_ma, 28),
+        builders.number_record(0x00496901, 1, 2048, 28),
+        builders.number_record(0x00496A01, 1, 0, 28),
     ]
     fields = fields_from(records)
     assert fields["bat_charge_current"] == expected

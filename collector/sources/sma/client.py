@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
-from collector.sources.sma import codec
-from collector.sources.sma.codec import Address, InverterPacket, Record
+from collector.sources.sma import codec, frame
+from collector.sources.sma.codec import InverterPacket, Record
+from collector.sources.sma.frame import Address
 from collector.sources.sma.registers import Query
 
 Target = tuple[str, int]  # (host, UDP port): an IP address or a name
@@ -96,7 +97,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         self.stats.received += 1
         try:
             packet = codec.decode(data)
-        except codec.CodecError:
+        except frame.CodecError:
             self.stats.dropped += 1
             return
         if not isinstance(packet, InverterPacket) or packet.destination != self.me:
@@ -192,7 +193,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         replies = await self.exchange(
             target,
             None,
-            lambda pid: codec.login(codec.ANY, self.me, pid, password, group, now),
+            lambda pid: codec.login(frame.ANY, self.me, pid, password, group, now),
         )
         reply = replies[0]
         if reply.error == codec.ReplyCode.WRONG_PASSWORD:
@@ -232,7 +233,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         try:
             for reply in replies:
                 records.extend(codec.records(reply))
-        except codec.CodecError as exc:
+        except frame.CodecError as exc:
             raise ProtocolError(f"{target[0]}: {exc}") from None
         return records
 

@@ -1,41 +1,40 @@
-"""Speedwire, sans I/O: every datagram we send or receive, both ways, as bytes <-> values.
+"""Speedwire's inverter protocol (0x6065), sans I/O: what the collector sends and reads.
 
-A datagram is `SMA\\0` and a list of tags (u16 length and u16 id, big-endian, then the payload),
-ending with the end-of-data tag (length 0, id 0). The tag that matters is data2 (id 0x0010): its
-payload starts with a big-endian protocol id.
-
-- 0x6065, the inverter protocol: after the protocol id and two bytes (long words, control)
-  everything is **little-endian**: addresses, error, fragment counter, packet id, command,
-  then the command's body (a register range, login fields, or reply records).
-- 0x6069, the Energy Meter multicast: big-endian OBIS records (kept raw here).
-- Discovery replies carry no data2 payload worth parsing; the device's address is tag 0x0030.
+Inside a datagram's data2 tag (`frame`), after the protocol id and two bytes (long words,
+control), everything is **little-endian**: addresses, error, fragment counter, packet id,
+command, then the command's body (a register range, login fields, or reply records). `decode`
+tells any received datagram apart: an inverter packet, an Energy Meter packet, a discovery reply.
 
 Byte order is handled in one place per structure (the `struct` formats below). Replies are read
 by register id and record size (16, 28 or 40 bytes), never at fixed offsets, and the "not a
-number" sentinels become None.
+number" sentinels become None. What only a device sends (replies, records) is in `builders`.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from enum import IntEnum
 
-SIGNATURE = b"SMA\x00"
-PORT = 9522
-MULTICAST_GROUP = "239.12.255.254"
+from collector.sources.sma.frame import (
+    ANY,
+    PROTOCOL_INVERTER,
+    PROTOCOL_METER,
+    TAG_DATA2,
+    TAG_DISCOVERY,
+    TAG_GROUP,
+    TAG_IP,
+    Address,
+    CodecError,
+    DiscoveryReply,
+    MeterPacket,
+    Tag,
+    decode_meter,
+    find_tag,
+    join_tags,
+    split_tags,
+)
 
-TAG_GROUP = 0x02A0
-TAG_DATA2 = 0x0010
-TAG_DISCOVERY = 0x0020
-TAG_IP = 0x0030
-TAG_END = 0x0000
-
-PROTOCOL_INVERTER = 0x6065
-PROTOCOL_METER = 0x6069
-
-ANY_SUSY = 0xFFFF
-ANY_SERIAL = 0xFFFFFFFF
 CLIENT_SUSY = 125
 REQUEST_CONTROL = 0xA0
 PACKET_ID_FLAG = 0x8000
@@ -63,72 +62,11 @@ class ReplyCode(IntEnum):
     WRONG_PASSWORD = 0x0100
 
 
-class CodecError(ValueError):
-    """Bytes that are not a valid Speedwire datagram of the kind expected; says what is wrong."""
-
-
-# --- tags ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tag:
-    id: int
-    payload: bytes
-
-
-def split_tags(data: bytes) -> list[Tag]:
-    """The tags of a datagram, without the end-of-data tag; CodecError if malformed."""
-    if data[:4] != SIGNATURE:
-        raise CodecError(f"not a Speedwire datagram (starts with {data[:4].hex() or 'nothing'})")
-    tags: list[Tag] = []
-    offset = 4
-    while True:
-        if offset + 4 > len(data):
-            raise CodecError(f"datagram ends inside a tag header at byte {offset} of {len(data)}")
-        length, tag_id = struct.unpack_from(">HH", data, offset)
-        offset += 4
-        if length == 0 and tag_id == TAG_END:
-            if offset != len(data):
-                raise CodecError(f"{len(data) - offset} bytes after the end-of-data tag")
-            return tags
-        if offset + length > len(data):
-            raise CodecError(
-                f"tag 0x{tag_id:04x} claims {length} bytes, only {len(data) - offset} left"
-            )
-        tags.append(Tag(tag_id, data[offset : offset + length]))
-        offset += length
-
-
-def join_tags(tags: list[Tag]) -> bytes:
-    parts = [SIGNATURE]
-    for tag in tags:
-        parts.append(struct.pack(">HH", len(tag.payload), tag.id))
-        parts.append(tag.payload)
-    parts.append(b"\x00\x00\x00\x00")
-    return b"".join(parts)
-
-
-def _tag(tags: list[Tag], tag_id: int) -> Tag | None:
-    return next((tag for tag in tags if tag.id == tag_id), None)
-
-
 # --- the inverter protocol (0x6065) -------------------------------------------------------
 
 _HEADER = struct.Struct("<BBHIHHIHHHHI")  # after the protocol id: all little-endian but 2 bytes
 # long words (u8), control (u8), dst susy, dst serial, dst control, src susy, src serial,
 # src control, error, fragment, packet id, command
-
-
-@dataclass(frozen=True)
-class Address:
-    susy: int
-    serial: int
-
-    def __str__(self) -> str:
-        return f"{self.susy}/{self.serial}"
-
-
-ANY = Address(ANY_SUSY, ANY_SERIAL)
 
 
 @dataclass(frozen=True)
@@ -222,66 +160,6 @@ def decode_inverter(payload: bytes, group: int = 1) -> InverterPacket:
     )
 
 
-# --- the Energy Meter protocol (0x6069), kept raw -----------------------------------------
-
-
-@dataclass(frozen=True)
-class MeterPacket:
-    source: Address
-    ticker_ms: int
-    obis: bytes  # the OBIS records, big-endian; parsed by the Energy Meter source
-
-
-def decode_meter(payload: bytes) -> MeterPacket:
-    if len(payload) < 12:
-        raise CodecError(f"0x6069 payload of {len(payload)} bytes is shorter than its header")
-    susy, serial, ticker = struct.unpack_from(">HII", payload, 2)
-    return MeterPacket(Address(susy, serial), ticker, payload[12:])
-
-
-def encode_meter(packet: MeterPacket) -> bytes:
-    head = struct.pack(
-        ">HHII", PROTOCOL_METER, packet.source.susy, packet.source.serial, packet.ticker_ms
-    )
-    return join_tags([Tag(TAG_GROUP, struct.pack(">I", 1)), Tag(TAG_DATA2, head + packet.obis)])
-
-
-# --- discovery -----------------------------------------------------------------------------
-
-DISCOVERY_REQUEST = join_tags(
-    [Tag(TAG_GROUP, struct.pack(">I", 0xFFFFFFFF)), Tag(TAG_DISCOVERY, b"")]
-)
-
-
-@dataclass(frozen=True)
-class DiscoveryReply:
-    ip: str
-    tags: list[Tag] = field(default_factory=list)
-
-
-def is_discovery_request(data: bytes) -> bool:
-    try:
-        tags = split_tags(data)
-    except CodecError:
-        return False
-    return _tag(tags, TAG_DISCOVERY) is not None and _tag(tags, TAG_DATA2) is None
-
-
-def encode_discovery_reply(ip: str) -> bytes:
-    """The tag list inverters answer the multicast discovery with (as the SBS 2.5 does)."""
-    return join_tags(
-        [
-            Tag(TAG_GROUP, struct.pack(">I", 1)),
-            Tag(0x0000, b"\x00\x01"),
-            Tag(TAG_DATA2, b"\x00\x01\x00\x03"),
-            Tag(TAG_DISCOVERY, b"\x00\x00\x00\x01"),
-            Tag(TAG_IP, bytes(int(part) for part in ip.split("."))),
-            Tag(0x0070, b"\xef\x0c"),
-            Tag(0x0080, b"\x00"),
-        ]
-    )
-
-
 # --- any datagram ---------------------------------------------------------------------------
 
 Packet = InverterPacket | MeterPacket | DiscoveryReply
@@ -291,18 +169,18 @@ def decode(data: bytes) -> Packet | None:
     """What a received datagram is; None for a well-formed one we have no use for (a discovery
     request, another protocol). CodecError when it is not well-formed."""
     tags = split_tags(data)
-    group_tag = _tag(tags, TAG_GROUP)
+    group_tag = find_tag(tags, TAG_GROUP)
     group = (
         struct.unpack(">I", group_tag.payload)[0]
         if group_tag and len(group_tag.payload) == 4
         else 1
     )
-    ip_tag = _tag(tags, TAG_IP)
-    if ip_tag is not None and _tag(tags, TAG_DISCOVERY) is not None:
+    ip_tag = find_tag(tags, TAG_IP)
+    if ip_tag is not None and find_tag(tags, TAG_DISCOVERY) is not None:
         if len(ip_tag.payload) != 4:
             raise CodecError(f"discovery reply with a {len(ip_tag.payload)}-byte address")
         return DiscoveryReply(".".join(str(b) for b in ip_tag.payload), tags)
-    data2 = _tag(tags, TAG_DATA2)
+    data2 = find_tag(tags, TAG_DATA2)
     if data2 is None or len(data2.payload) < 2:
         return None
     protocol = struct.unpack_from(">H", data2.payload)[0]
@@ -373,21 +251,6 @@ def parse_login(packet: InverterPacket) -> Login:
         raise CodecError("not a login request")
     group, _, now, _ = struct.unpack_from("<IIII", packet.body)
     return Login(group, now, packet.body[16 : 16 + PASSWORD_LENGTH])
-
-
-def login_reply(request: InverterPacket, device: Address, error: int) -> InverterPacket:
-    """The device's answer to a login: the group, timeout and time echoed."""
-    return InverterPacket(
-        destination=request.source,
-        source=device,
-        command=CMD_LOGIN_REPLY,
-        packet_id=request.packet_id,
-        body=request.body[:16] + b"\x00" * 4,
-        control=0xE0,
-        destination_control=0x0100,
-        source_control=0x0100,
-        error=error,
-    )
 
 
 def logoff(source: Address, packet_id: int) -> InverterPacket:
@@ -514,17 +377,6 @@ def version_text(raw: int) -> str | None:
     return f"{major >> 4}{major & 0xF}.{minor >> 4}{minor & 0xF}.{build:02d}.{letter}"
 
 
-def version_number(version: str) -> int:
-    """The inverse of version_text: "03.10.10.R" → its number."""
-    major, minor, build, letter = version.split(".")
-    return (
-        (int(major[-2]) << 28 | int(major[-1]) << 24)
-        | (int(minor[-2]) << 20 | int(minor[-1]) << 16)
-        | int(build) << 8
-        | "NEABRS".index(letter)
-    )
-
-
 def records(packet: InverterPacket) -> list[Record]:
     """The records of a reply, by the count its register range gives and the size that makes."""
     first, last = packet.register_range
@@ -545,70 +397,3 @@ def records(packet: InverterPacket) -> list[Record]:
         code, stamp = struct.unpack_from("<II", data, offset)
         result.append(Record(code, stamp, data[offset + 8 : offset + size]))
     return result
-
-
-def encode_records(items: list[Record], first_index: int = 0) -> bytes:
-    """A reply body: the index range, then the records (all of one size)."""
-    sizes = {item.size for item in items}
-    if len(sizes) > 1:
-        raise ValueError(f"records of one reply share one size, got {sorted(sizes)}")
-    head = struct.pack("<II", first_index, first_index + len(items) - 1)
-    return head + b"".join(struct.pack("<II", r.code, r.time) + r.data for r in items)
-
-
-def record_code(data_type: int, lri: int, channel: int = 1) -> int:
-    """A record's code from its parts: the data type (TYPE_*), the register, the channel."""
-    return data_type << 24 | lri | channel
-
-
-def number_record(code: int, time: int, value: int | None, size: int) -> Record:
-    """A 16-byte (64-bit) or 28-byte (32-bit, repeated 4 times, then 1) record."""
-    signed = (code >> 24) & 0xF8 == TYPE_S32
-    if size == 16:
-        raw = (NAN_S64 if signed else NAN_U64) if value is None else value & NAN_U64
-        return Record(code, time, struct.pack("<Q", raw))
-    if size == 28:
-        raw = (NAN_S32 if signed else NAN_U32) if value is None else value & NAN_U32
-        return Record(code, time, struct.pack("<IIIII", raw, raw, raw, raw, 1))
-    raise ValueError(f"a number record is 16 or 28 bytes, not {size}")
-
-
-def status_record(code: int, time: int, selected: int | None, options: list[int]) -> Record:
-    entries = [((1 if tag == selected else 0) << 24) | tag for tag in options[:7]]
-    if selected is None:
-        entries.append(STATUS_NAN)
-    entries = (entries + [STATUS_END] * 8)[:8]
-    return Record(code, time, struct.pack("<8I", *entries))
-
-
-def text_record(code: int, time: int, text: str) -> Record:
-    return Record(code, time, text.encode("utf-8")[:32].ljust(32, b"\x00"))
-
-
-def version_record(code: int, time: int, version: str) -> Record:
-    raw = version_number(version)
-    data = struct.pack("<8I", 0, 0, NO_VALUE_U32, NO_VALUE_U32, raw, raw, 0, 0)
-    return Record(code, time, data)
-
-
-def reply_to(
-    request: InverterPacket,
-    device: Address,
-    body: bytes = b"",
-    *,
-    error: int = 0,
-    fragment: int = 0,
-) -> InverterPacket:
-    """A device's answer to a request (command | 1, packet id echoed)."""
-    return replace(
-        request,
-        destination=request.source,
-        source=device,
-        command=request.command | 0x01,
-        body=body,
-        error=error,
-        fragment=fragment,
-        long_words=None,
-        destination_control=request.source_control,
-        source_control=request.destination_control,
-    )

@@ -20,9 +20,10 @@ from typing import Any
 
 from collector.errors import SourceError
 from collector.settings import parse_address
-from collector.sources.sma import codec
+from collector.sources.sma import codec, frame
 from collector.sources.sma.client import SpeedwireClient
-from collector.sources.sma.codec import Address, DiscoveryReply, InverterPacket
+from collector.sources.sma.codec import InverterPacket
+from collector.sources.sma.frame import Address, DiscoveryReply
 from collector.sources.sma.registers import (
     DEVICE_CLASSES,
     LRI_DEVICE_CLASS,
@@ -70,7 +71,7 @@ class _Listener(asyncio.DatagramProtocol):
         source = (str(addr[0]), int(addr[1]))
         try:
             packet = codec.decode(data)
-        except codec.CodecError:
+        except frame.CodecError:
             return
         if isinstance(packet, DiscoveryReply):
             self.ips[source] = packet.ip
@@ -94,15 +95,15 @@ async def discover(
     me = Address(codec.CLIENT_SUSY, 912_000_000 + (id(sock) % 1_000_000))
 
     def identify(target: tuple[str, int], pid: int) -> None:
-        request = codec.query(codec.ANY, me, pid, codec.CMD_IDENTIFY, 0, 0)
+        request = codec.query(frame.ANY, me, pid, codec.CMD_IDENTIFY, 0, 0)
         transport.sendto(codec.encode_inverter(request), target)
 
     try:
         if multicast:
             with contextlib.suppress(OSError):  # no route for multicast: unicast still works
-                transport.sendto(codec.DISCOVERY_REQUEST, (codec.MULTICAST_GROUP, codec.PORT))
+                transport.sendto(frame.DISCOVERY_REQUEST, (frame.MULTICAST_GROUP, frame.PORT))
         for pid, target in enumerate(addresses, 1):
-            transport.sendto(codec.DISCOVERY_REQUEST, target)
+            transport.sendto(frame.DISCOVERY_REQUEST, target)
             identify(target, pid)
         await asyncio.sleep(wait)
         missing = [s for s in listener.ips if s not in listener.devices]
@@ -180,7 +181,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--meter-port",
         type=int,
-        default=codec.PORT,
+        default=frame.PORT,
         help="UDP port to hear Energy Meters on meanwhile (9522)",
     )
 
@@ -243,7 +244,7 @@ class Protocols:
         kinds = []
         if self.speedwire is not None:
             port = self.speedwire.port
-            address = self.host if port == codec.PORT else f"{self.host}:{port}"
+            address = self.host if port == frame.PORT else f"{self.host}:{port}"
             kinds.append(f"kind sma (SMA_HOST={address})")
         if self.webconnect is not None:
             kinds.append(f"kind sma-webconnect (SMA_WEBCONNECT_URL={self.webconnect})")
@@ -282,7 +283,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     from collector.sources.sma.settings import SmaSettings
 
     try:
-        targets = [parse_address(item, codec.PORT) for item in args.addresses]
+        targets = [parse_address(item, frame.PORT) for item in args.addresses]
     except ValueError as exc:
         print(f"discover: {exc} (give addresses as ADDRESS or ADDRESS:PORT)", file=sys.stderr)
         return 2
@@ -294,7 +295,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     multicast = not args.no_multicast
 
     async def both() -> tuple[list[Found], tuple[dict[int, Any], str | None], list[Protocols]]:
-        meter_group = codec.MULTICAST_GROUP if multicast else "none"
+        meter_group = frame.MULTICAST_GROUP if multicast else "none"
         wait, meter_port = float(args.wait), int(args.meter_port)
         devices, heard = await asyncio.gather(
             discover(targets, multicast=multicast, wait=wait, password=password, group=group),

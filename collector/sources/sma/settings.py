@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 
 from collector.settings import PolledSettings, lowercase, parse_address
-from collector.sources.sma import codec
+from collector.sources.sma import codec, frame
 
 
 class SmaSettings(PolledSettings):
@@ -34,7 +34,7 @@ class SmaSettings(PolledSettings):
         if not items:
             raise ValueError("give at least one address")
         for item in items:
-            parse_address(item, codec.PORT)
+            parse_address(item, frame.PORT)
         return value
 
     @field_validator("password")
@@ -48,7 +48,7 @@ class SmaSettings(PolledSettings):
     @property
     def targets(self) -> list[tuple[str, int]]:
         """(address, port) of each inverter; the port defaults to 9522."""
-        return [parse_address(item, codec.PORT) for item in self.host.split(",") if item.strip()]
+        return [parse_address(item, frame.PORT) for item in self.host.split(",") if item.strip()]
 
     @property
     def group(self) -> int:

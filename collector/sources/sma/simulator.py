@@ -29,8 +29,10 @@ import time
 from dataclasses import dataclass, field
 
 from collector.simulators.household import Household
-from collector.sources.sma import codec
-from collector.sources.sma.codec import Address, InverterPacket, Record, record_code
+from collector.sources.sma import builders, codec, frame
+from collector.sources.sma.builders import record_code
+from collector.sources.sma.codec import InverterPacket, Record
+from collector.sources.sma.frame import Address
 from collector.sources.sma.registers import (
     LRI_DEVICE_CLASS,
     LRI_DEVICE_NAME,
@@ -178,13 +180,13 @@ class SmaInverter:
 
         def measure(lri: int, value: int | None, channel: int, signed: bool) -> Record:
             code = record_code(codec.TYPE_S32 if signed else codec.TYPE_U32, lri, channel)
-            return codec.number_record(code, t, None if night else value, 28)
+            return builders.number_record(code, t, None if night else value, 28)
 
         def counter(field: str, value: int) -> Record:
-            return codec.number_record(record_code(codec.TYPE_U32, LRI_OF[field]), t, value, 16)
+            return builders.number_record(record_code(codec.TYPE_U32, LRI_OF[field]), t, value, 16)
 
         def status(lri: int, selected: int, options: list[int]) -> Record:
-            return codec.status_record(record_code(codec.TYPE_STATUS, lri), t, selected, options)
+            return builders.status_record(record_code(codec.TYPE_STATUS, lri), t, selected, options)
 
         phase = snap.ac_power // 3
         volts = 23000
@@ -237,29 +239,29 @@ class SmaInverter:
             device_class = HYBRID_INVERTER if self.battery else PV_INVERTER
             name = record_code(codec.TYPE_STRING, LRI_DEVICE_NAME)
             return [
-                codec.text_record(name, t, f"SN: {self.address.serial}"),
+                builders.text_record(name, t, f"SN: {self.address.serial}"),
                 status(LRI_DEVICE_CLASS, device_class, [PV_INVERTER, HYBRID_INVERTER]),
                 status(LRI_DEVICE_TYPE, self.model, [self.model]),
             ]
         if query.name == "software_version":
             code = record_code(codec.TYPE_U32, LRI_SOFTWARE_VERSION)
-            return [codec.version_record(code, t, self.version)]
+            return [builders.version_record(code, t, self.version)]
         return by_query.get(query.name, [])
 
     # --- the protocol ---------------------------------------------------------------------
 
     def handle(self, data: bytes, wall: float | None = None) -> list[tuple[float, bytes]]:
         """Replies to one received datagram, each with the delay before it goes out."""
-        if codec.is_discovery_request(data):
-            return [(0.0, codec.encode_discovery_reply("127.0.0.1"))]
+        if frame.is_discovery_request(data):
+            return [(0.0, builders.encode_discovery_reply("127.0.0.1"))]
         try:
             packet = codec.decode(data)
-        except codec.CodecError:
+        except frame.CodecError:
             return []
         if not isinstance(packet, InverterPacket) or packet.is_reply:
             return []
-        if packet.destination not in (self.address, codec.ANY) and packet.destination != Address(
-            self.address.susy, codec.ANY_SERIAL
+        if packet.destination not in (self.address, frame.ANY) and packet.destination != Address(
+            self.address.susy, frame.ANY_SERIAL
         ):
             return []
         self.received.append(packet)
@@ -284,7 +286,9 @@ class SmaInverter:
         if faults.foreign:
             out.append((0.0, self._foreign_meter()))
             if packet.command != codec.CMD_LOGIN:  # one IP is one device: logins are not mixed
-                other = codec.reply_to(packet, Address(self.address.susy, self.address.serial + 1))
+                other = builders.reply_to(
+                    packet, Address(self.address.susy, self.address.serial + 1)
+                )
                 out.append((0.0, codec.encode_inverter(other)))
         if faults.stale and self._previous_reply is not None:
             out.append((0.0, self._previous_reply))
@@ -302,7 +306,7 @@ class SmaInverter:
         if packet.command == codec.CMD_LOGIN:
             try:
                 login = codec.parse_login(packet)
-            except codec.CodecError:
+            except frame.CodecError:
                 return []
             expected = self.passwords.get(login.group)
             given = codec.decode_password(login.password, login.group) if expected else None
@@ -310,17 +314,17 @@ class SmaInverter:
             if ok:
                 self.sessions.add(packet.source)
             error = codec.ReplyCode.OK if ok else codec.ReplyCode.WRONG_PASSWORD
-            return [codec.login_reply(packet, self.address, error)]
+            return [builders.login_reply(packet, self.address, error)]
         if packet.command == codec.CMD_IDENTIFY:
             record = Record(
                 0x00000300,
                 0,
                 struct.pack("<HI", self.address.susy, self.address.serial).ljust(32, b"\x00"),
             )
-            return [codec.reply_to(packet, self.address, codec.encode_records([record]))]
+            return [builders.reply_to(packet, self.address, builders.encode_records([record]))]
         if packet.source not in self.sessions:
             return [
-                codec.reply_to(
+                builders.reply_to(
                     packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AUTHENTICATED
                 )
             ]
@@ -329,13 +333,13 @@ class SmaInverter:
             self.faults.session_lost_after = None
             self.sessions.discard(packet.source)
             return [
-                codec.reply_to(
+                builders.reply_to(
                     packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AUTHENTICATED
                 )
             ]
         try:
             first, last = packet.register_range
-        except codec.CodecError:
+        except frame.CodecError:
             return []
         wanted = self._query(packet.command, first, last)
         snap = self.snapshot(wall)
@@ -344,7 +348,7 @@ class SmaInverter:
         self.answered_queries += 1
         if not records or (wanted and wanted.name in self.faults.unavailable):
             return [
-                codec.reply_to(
+                builders.reply_to(
                     packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AVAILABLE
                 )
             ]
@@ -367,15 +371,15 @@ class SmaInverter:
         replies = []
         index = 0
         for number, chunk in enumerate(chunks):
-            body = codec.encode_records(chunk, first_index=index)
+            body = builders.encode_records(chunk, first_index=index)
             index += len(chunk)
             replies.append(
-                codec.reply_to(packet, self.address, body, fragment=len(chunks) - 1 - number)
+                builders.reply_to(packet, self.address, body, fragment=len(chunks) - 1 - number)
             )
         return replies
 
     def _foreign_meter(self) -> bytes:
-        return codec.encode_meter(codec.MeterPacket(Address(349, 1901429669), 12345, b""))
+        return frame.encode_meter(frame.MeterPacket(Address(349, 1901429669), 12345, b""))
 
 
 class SmaSimulator:

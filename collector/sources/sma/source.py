@@ -24,8 +24,9 @@ from collector.logging import get_logger
 from collector.reading import FieldValue, Reading
 from collector.settings import format_address
 from collector.sources.sma.client import SessionLost, SpeedwireClient
-from collector.sources.sma.codec import Address, Record
+from collector.sources.sma.codec import Record
 from collector.sources.sma.fields import MAX_STRINGS, add_derived
+from collector.sources.sma.frame import Address
 from collector.sources.sma.registers import (
     QUERIES,
     REGISTERS,

@@ -15,8 +15,8 @@ import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from collector.sources.sma.codec import (
-    CLIENT_SUSY,
+from collector.sources.sma.codec import CLIENT_SUSY
+from collector.sources.sma.frame import (
     PROTOCOL_INVERTER,
     PROTOCOL_METER,
     TAG_DATA2,

@@ -31,7 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector.simulators.household import Household
 from collector.simulators.serve import HttpSimulator, JsonHandler, tls_missing, until_signalled
-from collector.sources.sma.codec import TYPE_STATUS, Record, version_number
+from collector.sources.sma.builders import version_number
+from collector.sources.sma.codec import TYPE_STATUS, Record
 from collector.sources.sma.registers import QUERIES
 from collector.sources.sma.simulator import SmaInverter
 
