@@ -450,6 +450,36 @@ def test_every_panel_query_answers_rows_from_the_whole_house(
         assert rows(influxdb1, house.database, cloud(target["query"])), title
 
 
+def test_energy_today_is_the_counters_rise_since_midnight_also_without_a_day_counter(
+    influxdb1: InfluxDB1,
+) -> None:
+    """A Tripower X over ennexOS reports no day counter, only the lifetime one: the panel must
+    show its day all the same, and a Speedwire inverter's as before."""
+    [panel] = [p for p in panels() if p["title"] == "Energy today per inverter"]
+    assert panel["timeFrom"] == "now/d"  # Grafana narrows $timeFilter to today so far
+    database = "energy_today"
+    influxdb1.create_database(database)
+    start = int(time.time()) - 3600
+    lines = [  # ennexOS: energy_total only; Speedwire: both counters
+        f"SMA,serial=3016259999 energy_total=13435694i {start}",
+        f"SMA,serial=3016259999 ac_power=9000i {start + 600}",
+        f"SMA,serial=3016259999 energy_total=13441194i {start + 1800}",
+        f"SMA,serial=1900123456 energy_total=20000000i,energy_today=1200i {start}",
+        f"SMA,serial=1900123456 energy_total=20003300i,energy_today=4500i {start + 1800}",
+    ]
+    response = httpx.post(
+        influxdb1.url + "/write",
+        params={"db": database, "precision": "s"},
+        content="\n".join(lines),
+    )
+    assert response.status_code == 204, response.text
+    grafana = Grafana(start - 60, start + 1860, "2s")
+    [target] = panel["targets"]
+    result = influxdb1.query(grafana(target["query"]), database)["results"][0]
+    shown = {series["tags"]["serial"]: series["values"][0][1] for series in result["series"]}
+    assert shown == {"3016259999": 13441194 - 13435694, "1900123456": 4500 - 1200}
+
+
 def test_the_collectors_own_figures_tell_what_happened(house: House, influxdb1: InfluxDB1) -> None:
     points = influxdb1.points(house.database, "collector")
     by_source: dict[str, list[dict[str, Any]]] = {}

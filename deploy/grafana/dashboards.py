@@ -60,6 +60,7 @@ class Panel:
     thresholds: list[tuple[float | None, str]] = field(default_factory=list)
     max: float | None = None
     text_mode: str = "auto"
+    time_from: str | None = None  # Grafana's "relative time": "now/d" is today so far
 
 
 def ok_mapping() -> list[dict[str, Any]]:
@@ -273,7 +274,7 @@ def sma_rows() -> list[tuple[str, list[Panel]]]:
             "Energy today per inverter",
             [
                 Target(
-                    f'SELECT last("energy_today") {s} {TIME} AND {serial} GROUP BY "serial"',
+                    f'SELECT spread("energy_total") {s} {TIME} AND {serial} GROUP BY "serial"',
                     "inverter $tag_serial",
                 )
             ],
@@ -282,6 +283,11 @@ def sma_rows() -> list[tuple[str, list[Panel]]]:
             8,
             PV,
             no_value=none,
+            description=(
+                "The rise of each inverter's lifetime counter since midnight, so that devices "
+                "without a day counter (the Tripower X over ennexOS) show too."
+            ),
+            time_from="now/d",
         ),
     ]
     meter = [
@@ -760,6 +766,7 @@ def panel_json(panel: Panel, ident: int, x: int, y: int) -> dict[str, Any]:
         ],
         "fieldConfig": {"defaults": defaults, "overrides": overrides},
         "options": options,
+        **({"timeFrom": panel.time_from} if panel.time_from else {}),
     }
 
 
