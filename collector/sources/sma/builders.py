@@ -32,6 +32,31 @@ from collector.sources.sma.frame import (
     join_tags,
 )
 
+# --- answers -------------------------------------------------------------------------------
+
+
+def reply_to(
+    request: InverterPacket,
+    device: Address,
+    body: bytes = b"",
+    *,
+    error: int = 0,
+    fragment: int = 0,
+) -> InverterPacket:
+    """A device's answer to a request (command | 1, packet id echoed)."""
+    return replace(
+        request,
+        destination=request.source,
+        source=device,
+        command=request.command | 0x01,
+        body=body,
+        error=error,
+        fragment=fragment,
+        long_words=None,
+        destination_control=request.source_control,
+        source_control=request.destination_control,
+    )
+
 
 def encode_discovery_reply(ip: str) -> bytes:
     """The tag list inverters answer the multicast discovery with (as the SBS 2.5 does)."""
@@ -61,6 +86,9 @@ def login_reply(request: InverterPacket, device: Address, error: int) -> Inverte
         source_control=0x0100,
         error=error,
     )
+
+
+# --- records -------------------------------------------------------------------------------
 
 
 def encode_records(items: list[Record], first_index: int = 0) -> bytes:
@@ -105,29 +133,6 @@ def version_record(code: int, time: int, version: str) -> Record:
     raw = version_number(version)
     data = struct.pack("<8I", 0, 0, NO_VALUE_U32, NO_VALUE_U32, raw, raw, 0, 0)
     return Record(code, time, data)
-
-
-def reply_to(
-    request: InverterPacket,
-    device: Address,
-    body: bytes = b"",
-    *,
-    error: int = 0,
-    fragment: int = 0,
-) -> InverterPacket:
-    """A device's answer to a request (command | 1, packet id echoed)."""
-    return replace(
-        request,
-        destination=request.source,
-        source=device,
-        command=request.command | 0x01,
-        body=body,
-        error=error,
-        fragment=fragment,
-        long_words=None,
-        destination_control=request.source_control,
-        source_control=request.destination_control,
-    )
 
 
 def version_number(version: str) -> int:
