@@ -11,6 +11,8 @@ CollectorError
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CollectorError(Exception):
     """Base of every error the collector raises on purpose."""
@@ -75,3 +77,9 @@ class SinkError(CollectorError):
     @property
     def is_auth(self) -> bool:
         return self.status in (401, 403)
+
+
+def excerpt(value: Any, limit: int = 120) -> str:
+    """A value as an error message may quote it: its repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

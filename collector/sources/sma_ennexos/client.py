@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from collector.errors import AuthError, DeviceUnreachable, ProtocolError
+from collector.errors import AuthError, DeviceUnreachable, ProtocolError, excerpt
 from collector.logging import get_logger
 from collector.shield import Shielded
 from collector.tls import device_client
@@ -51,7 +51,7 @@ class Tokens:
     @classmethod
     def from_answer(cls, answer: Any, now: float) -> Tokens:
         if not isinstance(answer, dict):
-            raise ProtocolError(f"the token answer is not an object: {_short(answer)}")
+            raise ProtocolError(f"the token answer is not an object: {excerpt(answer, 100)}")
         access, refresh = answer.get("access_token"), answer.get("refresh_token")
         if not isinstance(access, str) or not access or not isinstance(refresh, str):
             raise ProtocolError("the token answer has no access_token and refresh_token")
@@ -196,11 +196,6 @@ class EnnexosClient:
             raise ProtocolError(
                 f"{self.url}{path} answered no JSON ({len(response.content)} bytes)"
             ) from None
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 100 else text[:97] + "..."
 
 
 async def probe(url: str, seconds: float) -> int | None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from collector.errors import excerpt
 from collector.reading import FieldValue
 from collector.sources.sma.fields import MAX_STRINGS, add_derived
 from collector.sources.sma.registers import STATUS_OK, RegisterRole, status_name
@@ -80,11 +81,11 @@ def channels_of(answer: Any, component: str = SELF) -> dict[str, list[Any]]:
     """channel id → its values (one for a plain channel, one per input for an array channel;
     None for "not available"), of one component."""
     if not isinstance(answer, list):
-        raise AnswerError(f"the live measurements are not a list: {_short(answer)}")
+        raise AnswerError(f"the live measurements are not a list: {excerpt(answer)}")
     channels: dict[str, list[Any]] = {}
     for item in answer:
         if not isinstance(item, Mapping) or not isinstance(item.get("channelId"), str):
-            raise AnswerError(f"a live measurement without a channel id: {_short(item)}")
+            raise AnswerError(f"a live measurement without a channel id: {excerpt(item)}")
         if item.get("componentId", component) != component:
             continue
         values = item.get("values")
@@ -142,8 +143,3 @@ def _put(fields: dict[str, FieldValue], name: str, channel: Channel, raw: Any) -
             fields[name] = round(value)
     else:
         fields[name] = round(value, 3) or 0.0  # (no -0.0)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from collector.errors import AuthError, DeviceUnreachable, ProtocolError
+from collector.errors import AuthError, DeviceUnreachable, ProtocolError, excerpt
 from collector.logging import get_logger
 from collector.shield import Shielded
 from collector.tls import device_client
@@ -103,7 +103,7 @@ class WebConnectClient:
             raise ProtocolError(f"the inverter answered the login with err {error}")
         result = reply.get("result") if isinstance(reply, dict) else None
         if not isinstance(result, dict) or "sid" not in result:
-            raise ProtocolError(f"the login's answer has no session id: {_short(reply)}")
+            raise ProtocolError(f"the login's answer has no session id: {excerpt(reply, 100)}")
         sid = result["sid"]
         if sid is None:
             raise LoginRefused(
@@ -112,7 +112,7 @@ class WebConnectClient:
                 "retried, since SMA devices lock out after several wrong passwords"
             )
         if not isinstance(sid, str) or not sid:
-            raise ProtocolError(f"the login's session id is not a text: {_short(sid)}")
+            raise ProtocolError(f"the login's session id is not a text: {excerpt(sid, 100)}")
         self.logins += 1
         return sid
 
@@ -180,11 +180,6 @@ class WebConnectClient:
             raise ProtocolError(
                 f"{where} answered no JSON ({len(response.content)} bytes)"
             ) from None
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 100 else text[:97] + "..."
 
 
 async def probe(url: str, seconds: float) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from collector.errors import excerpt
 from collector.reading import FieldValue
 from collector.sources.sma.fields import MAX_STRINGS, add_derived
 from collector.sources.sma.registers import (
@@ -69,12 +70,12 @@ def entries_of(reply: Any) -> dict[str, Any]:
         raise DeviceError(code if isinstance(code, int) else -1)
     result = reply.get("result") if isinstance(reply, Mapping) else None
     if not isinstance(result, Mapping) or not result:
-        raise ReplyError(f"no result in the answer: {_short(reply)}")
+        raise ReplyError(f"no result in the answer: {excerpt(reply)}")
     if len(result) != 1:
         raise ReplyError(f"values of {len(result)} devices in one answer ({', '.join(result)})")
     [entries] = result.values()
     if not isinstance(entries, Mapping):
-        raise ReplyError(f"the device's values are not an object: {_short(entries)}")
+        raise ReplyError(f"the device's values are not an object: {excerpt(entries)}")
     return {key: entry for key, entry in entries.items() if KEY.match(key)}
 
 
@@ -156,8 +157,3 @@ def tag_of(value: Any) -> int | None:
         if isinstance(tag, int) and not isinstance(tag, bool) and 0 <= tag < 2**32:
             return tag
     return None
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
