@@ -194,28 +194,7 @@ class SmaSource:
         self._asleep = asleep
 
     def summary(self, reading: Reading) -> dict[str, Any]:
-        f = reading.fields
-        summary: dict[str, Any] = {
-            "time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "duration_ms": f.get("response_duration"),
-            "status": f.get("device_status"),
-            "ac_w": f.get("ac_power"),
-            "dc_w": f.get("dc_power"),
-            "today_wh": f.get("energy_today"),
-        }
-        if "bat_fuel_charge" in f:
-            summary["soc_pct"] = f["bat_fuel_charge"]
-        if "grid_power_plus" in f:
-            grid = f.get("grid_power_plus", 0)
-            export = f.get("grid_power_minus", 0)
-            if isinstance(grid, int) and isinstance(export, int):
-                summary["grid_w"] = grid - export
-        missing = [k for k, v in summary.items() if v is None]
-        for key in missing:
-            del summary[key]
-        if reading.tags:
-            summary["serial"] = reading.tags.get("serial")
-        return summary
+        return reading_summary(reading)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -224,3 +203,24 @@ class SmaSource:
             self._client.close()
             self._client = None
         self._device = None
+
+
+def reading_summary(reading: Reading) -> dict[str, Any]:
+    """The headline values of an SMA reading for its log line (all three SMA kinds)."""
+    f = reading.fields
+    summary: dict[str, Any] = {
+        "time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "duration_ms": f.get("response_duration"),
+        "status": f.get("device_status"),
+        "ac_w": f.get("ac_power"),
+        "dc_w": f.get("dc_power"),
+        "today_wh": f.get("energy_today"),
+        "soc_pct": f.get("bat_fuel_charge"),
+        "house_w": f.get("house_power"),
+    }
+    plus, minus = f.get("grid_power_plus"), f.get("grid_power_minus")
+    if isinstance(plus, int) and isinstance(minus, int):
+        summary["grid_w"] = plus - minus
+    if reading.tags:
+        summary["serial"] = reading.tags.get("serial")
+    return {key: value for key, value in summary.items() if value is not None}

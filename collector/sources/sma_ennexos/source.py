@@ -16,11 +16,10 @@ import httpx
 from collector.errors import DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources.sma.source import InverterSilent
+from collector.sources.sma.source import InverterSilent, reading_summary
 from collector.sources.sma_ennexos.client import EnnexosClient
 from collector.sources.sma_ennexos.codec import SELF, AnswerError, channels_of, fields_from
 from collector.sources.sma_ennexos.settings import SmaEnnexosSettings
-from collector.sources.sma_webconnect.source import reading_summary
 from collector.tls import tls_note
 
 LIVE = "/api/v1/measurements/live"

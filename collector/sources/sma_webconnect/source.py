@@ -20,7 +20,7 @@ from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.sma.codec import version_text
 from collector.sources.sma.registers import DEVICE_CLASSES, REGISTERS
-from collector.sources.sma.source import InverterSilent
+from collector.sources.sma.source import InverterSilent, reading_summary
 from collector.sources.sma_webconnect.client import WebConnectClient
 from collector.sources.sma_webconnect.codec import (
     EXTRA,
@@ -144,24 +144,3 @@ class SmaWebConnectSource:
 def _first(entry: Any) -> Any:
     values = values_of(entry) if entry is not None else []
     return values[0] if values else None
-
-
-def reading_summary(reading: Reading) -> dict[str, Any]:
-    """The headline values of an SMA reading for its log line (both web kinds)."""
-    f = reading.fields
-    summary: dict[str, Any] = {
-        "time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "duration_ms": f.get("response_duration"),
-        "status": f.get("device_status"),
-        "ac_w": f.get("ac_power"),
-        "dc_w": f.get("dc_power"),
-        "today_wh": f.get("energy_today"),
-        "soc_pct": f.get("bat_fuel_charge"),
-        "house_w": f.get("house_power"),
-    }
-    plus, minus = f.get("grid_power_plus"), f.get("grid_power_minus")
-    if isinstance(plus, int) and isinstance(minus, int):
-        summary["grid_w"] = plus - minus
-    if reading.tags:
-        summary["serial"] = reading.tags.get("serial")
-    return {key: value for key, value in summary.items() if value is not None}
