@@ -6,7 +6,14 @@ CollectorError
 │   ├── DeviceUnreachable  connection refused, timeout, TLS failure, HTTP 5xx
 │   ├── ProtocolError      the device answered, but not in a form we understand
 │   └── AuthError          wrong password, expired token
+│       └── LoginRefused   the credentials were refused: asking again cannot help (permanent)
+├── CodecError             a codec (sans-I/O) could not read what a device sent; the kind turns
+│                          it into ProtocolError at its boundary (`CodecError.as_protocol_error`)
 └── SinkError              InfluxDB did not take the points
+
+How a poll loop goes on after a SourceError is told by its flags (`permanent`, `asleep`,
+`retry_after`). A subclass sets them as class attributes; a single error gets them as keyword
+arguments of its constructor, never by assigning to an exception already raised.
 """
 
 from __future__ import annotations
@@ -41,6 +48,24 @@ class SourceError(CollectorError):
     asleep: bool = False
     retry_after: float | None = None
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool | None = None,
+        asleep: bool | None = None,
+        retry_after: float | None = None,
+        device: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        if permanent is not None:
+            self.permanent = permanent
+        if asleep is not None:
+            self.asleep = asleep
+        if retry_after is not None:
+            self.retry_after = retry_after
+        self.device = device  # the device or URL it is about, when the message does not say
+
 
 class DeviceUnreachable(SourceError):
     """The device did not answer in time, refused, or answered with a server error."""
@@ -52,6 +77,33 @@ class ProtocolError(SourceError):
 
 class AuthError(SourceError):
     """The device or cloud refused our credentials."""
+
+
+class LoginRefused(AuthError):
+    """The device or cloud refused the password (or user, or one-time code): asking again with
+    the same credentials cannot help, and devices lock out after several wrong ones. The
+    instance stops with one line. A kind that must try again later (a cloud whose refusal may be
+    passing) says so with `permanent=False` and a `retry_after`."""
+
+    permanent = True
+
+
+class CodecError(CollectorError, ValueError):
+    """What a device sent cannot be read (a sans-I/O codec's error); says what is wrong.
+
+    `device` names the device when the codec knows it. A kind's code turns it into a
+    ProtocolError where the answer came in (`as_protocol_error`); the poll loop treats one that
+    escapes as a bug of the kind, not as the end of the instance.
+    """
+
+    def __init__(self, message: str, *, device: str | None = None) -> None:
+        super().__init__(message)
+        self.device = device
+
+    def as_protocol_error(self, device: str | None = None) -> ProtocolError:
+        where = device or self.device
+        text = f"{where}: {self}" if where else str(self)
+        return ProtocolError(text, device=where)
 
 
 class SinkError(CollectorError):

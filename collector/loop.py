@@ -7,7 +7,9 @@ fails three times in a row is polled with growing gaps (2, 4, 8 ... intervals, a
 
 PollLoop is what makes a `Poller` (one request, one reading) an `Instance` the daemon runs. How
 it goes on after a failure is decided by the error's typed attributes (SourceError.permanent,
-.asleep, .retry_after), which the kind's code sets.
+.asleep, .retry_after), which the kind's code sets. Only a permanent SourceError ends an
+instance: any other exception from a poller is a bug of its kind, said once with its traceback,
+counted as a failed poll, and the device is asked again with the same back-off.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import math
 import time
 from typing import Any
 
-from collector.errors import SourceError
+from collector.errors import ProtocolError, SourceError
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.settings import seconds
@@ -56,6 +58,7 @@ class PollLoop:
         self._missed = 0  # polls missed since the device last answered
         self._down_since: float | None = None
         self._retry_after: float | None = None
+        self._bugs: set[str] = set()  # the bugs already said (type and place)
         context = {"source": name, "device": device} if device else {"source": name}
         self._log = get_logger(**context)
 
@@ -112,6 +115,11 @@ class PollLoop:
                 return False
             self._failed(exc)
             return True
+        except Exception as exc:
+            self._timed(began)
+            first = self._bug(exc)
+            self._failed(ProtocolError(f"internal error: {type(exc).__name__}: {exc}"), quiet=first)
+            return True
         self._timed(began)
         self._recovered()
         readings = [reading] if isinstance(reading, Reading) else reading or []
@@ -138,7 +146,26 @@ class PollLoop:
             self._log.info("reading", **self.poller.summary(reading), on_disk=False)
         self.status.changed()
 
-    def _failed(self, exc: SourceError) -> None:
+    def _bug(self, exc: Exception) -> bool:
+        """An exception that is no SourceError: a bug of the kind. Said once per exception type
+        and place, with its traceback; True when this was the first time."""
+        frame = exc.__traceback__
+        while frame is not None and frame.tb_next is not None:
+            frame = frame.tb_next
+        place = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "?"
+        key = f"{type(exc).__name__} at {place}"
+        if key in self._bugs:
+            return False
+        self._bugs.add(key)
+        self._log.error(
+            "poll failed: a bug in the collector",
+            error=f"{type(exc).__name__}: {exc}",
+            note="please report this line and its traceback; the source goes on, with back-off",
+            exc_info=exc,
+        )
+        return True
+
+    def _failed(self, exc: SourceError, *, quiet: bool = False) -> None:
         self._missed += 1
         self._retry_after = exc.retry_after
         if exc.asleep and self.backoff_level < BACKOFF_AFTER - 1:
@@ -151,6 +178,8 @@ class PollLoop:
         self.status.changed()
         if self._down_since is None:
             self._down_since = time.monotonic()
+        if quiet:
+            return
         if self.backoff_level < BACKOFF_AFTER:
             self._log.warning("poll failed", error=str(exc), kind=type(exc).__name__)
         elif self.backoff_level == BACKOFF_AFTER:

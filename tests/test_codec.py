@@ -13,7 +13,7 @@ from collector.errors import ProtocolError
 from collector.sources.senec.codec import (
     INT_BITS,
     SIGNED,
-    DeviceError,
+    ErrorValue,
     Sentinel,
     ValueDecodeError,
     ValueType,
@@ -86,7 +86,7 @@ def test_file_not_readable_with_suffix_is_a_sentinel() -> None:
 
 
 def test_device_error_is_its_own_type() -> None:
-    assert decode_value("er_0005") == DeviceError("0005")
+    assert decode_value("er_0005") == ErrorValue("0005")
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_every_recorded_value_decodes_and_reencodes_identically() -> None:
     for entry in history:
         for raw in _all_values(entry["response"]):
             value = decode_value(raw)
-            assert not isinstance(value, Sentinel | DeviceError), raw
+            assert not isinstance(value, Sentinel | ErrorValue), raw
             prefix = ValueType(raw.partition("_")[0])
             assert isinstance(value, int | float | str)
             prefix_text, _, payload = raw.partition("_")
@@ -204,7 +204,7 @@ def test_decoding_arbitrary_text_never_crashes_differently(text: str) -> None:
         value = decode_value(text)
     except ValueDecodeError:
         return
-    assert isinstance(value, int | float | str | Sentinel | DeviceError)
+    assert isinstance(value, int | float | str | Sentinel | ErrorValue)
 
 
 def test_encoding_refuses_out_of_range_and_wrong_types() -> None:

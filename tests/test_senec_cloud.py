@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from collector.errors import AuthError, DeviceUnreachable, ProtocolError, SourceError
+from collector.errors import AuthError, DeviceUnreachable, LoginRefused, ProtocolError, SourceError
 from collector.reading import Reading
 from collector.sources.senec_cloud import codec, fields
-from collector.sources.senec_cloud.client import ApiMoved, LoginRefused
+from collector.sources.senec_cloud.client import ApiMoved
 from collector.sources.senec_cloud.settings import SenecCloudSettings
 from collector.sources.senec_cloud.simulator import Account, SenecCloud, SenecCloudSimulator
 from collector.sources.senec_cloud.source import SenecCloudSource

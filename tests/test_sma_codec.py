@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from collector.sources.sma import builders, codec, frame
 from collector.sources.sma.codec import InverterPacket, Record
-from collector.sources.sma.frame import Address, CodecError, DiscoveryReply, MeterPacket
+from collector.sources.sma.frame import Address, DiscoveryReply, MeterPacket, SpeedwireError
 from tests.conftest import recording
 
 PACKETS: list[dict[str, Any]] = recording("sma-speedwire-packets.json")
@@ -190,7 +190,7 @@ def test_a_status_list_without_a_selected_entry_is_none() -> None:
     ],
 )
 def test_malformed_datagrams_are_codec_errors(data: bytes) -> None:
-    with pytest.raises(CodecError):
+    with pytest.raises(SpeedwireError):
         codec.decode(data)
 
 
@@ -199,7 +199,7 @@ def test_records_that_do_not_divide_are_refused() -> None:
     broken = InverterPacket(
         reply.destination, reply.source, reply.command, reply.packet_id, reply.body[:-3]
     )
-    with pytest.raises(CodecError, match="do not divide"):
+    with pytest.raises(SpeedwireError, match="do not divide"):
         codec.records(broken)
     odd = InverterPacket(
         reply.destination,
@@ -208,7 +208,7 @@ def test_records_that_do_not_divide_are_refused() -> None:
         reply.packet_id,
         struct.pack("<II", 0, 0) + b"\x00" * 24,
     )
-    with pytest.raises(CodecError, match="24-byte records"):
+    with pytest.raises(SpeedwireError, match="24-byte records"):
         codec.records(odd)
 
 
@@ -306,7 +306,7 @@ def test_inverter_packets_both_ways(
 
 @given(st.binary(max_size=200))
 def test_garbage_is_a_codec_error_or_nothing_never_a_crash(data: bytes) -> None:
-    with contextlib.suppress(CodecError):
+    with contextlib.suppress(SpeedwireError):
         codec.decode(b"SMA\x00" + data)
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from collector.errors import SourceError
+from collector.errors import LoginRefused, SourceError
 from collector.loop import PollLoop
 from collector.reading import Reading
 from collector.sources.sma.simulator import SmaInverter
-from collector.sources.sma_ennexos.client import LoginRefused, NoEnnexos
+from collector.sources.sma_ennexos.client import NoEnnexos
 from collector.sources.sma_ennexos.codec import AnswerError, channels_of, fields_from
 from collector.sources.sma_ennexos.fields import FIELDS
 from collector.sources.sma_ennexos.settings import SmaEnnexosSettings

@@ -13,13 +13,12 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from collector.errors import AuthError, ProtocolError, SourceError
+from collector.errors import AuthError, LoginRefused, ProtocolError, SourceError
 from collector.loop import PollLoop
 from collector.reading import Reading
 from collector.sources.sma.simulator import SmaInverter
 from collector.sources.sma_webconnect.client import (
     SESSIONS_FULL_WAIT,
-    LoginRefused,
     NoWebConnect,
     SessionsFull,
 )

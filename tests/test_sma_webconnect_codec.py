@@ -18,7 +18,7 @@ from collector.sources.senec.fields import FIELDS as SENEC_FIELDS
 from collector.sources.sma.fields import FIELDS as SPEEDWIRE_FIELDS
 from collector.sources.sma_em.fields import FIELDS as METER_FIELDS
 from collector.sources.sma_webconnect.codec import (
-    DeviceError,
+    ErrorAnswer,
     ReplyError,
     entries_of,
     fields_from,
@@ -247,7 +247,7 @@ def test_the_three_shapes_of_an_entry() -> None:
 
 
 def test_error_answers_and_malformed_replies_say_what_they_are() -> None:
-    with pytest.raises(DeviceError) as raised:
+    with pytest.raises(ErrorAnswer) as raised:
         entries_of({"err": 401})
     assert raised.value.code == 401
     with pytest.raises(ReplyError, match="no result in the answer"):

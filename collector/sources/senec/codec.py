@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from collector.errors import ProtocolError
+from collector.errors import CodecError, ProtocolError
 
 
 class ValueType(StrEnum):
@@ -64,20 +64,20 @@ class Sentinel(StrEnum):
 
 
 @dataclass(frozen=True)
-class DeviceError:
+class ErrorValue:
     """An `er_` value: the device could not read this variable."""
 
     detail: str
 
 
 Scalar = int | float | str
-Decoded = Scalar | Sentinel | DeviceError
+Decoded = Scalar | Sentinel | ErrorValue
 DecodedOrArray = Decoded | list[Decoded]
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
-class ValueDecodeError(ValueError):
+class ValueDecodeError(CodecError):
     """The value is neither a typed value nor a known sentinel."""
 
     def __init__(self, raw: object, reason: str) -> None:
@@ -157,7 +157,7 @@ def _decode_checked(raw: str) -> Decoded:
     if vtype in TEXT:
         return payload
     if vtype is ValueType.ER:
-        return DeviceError(payload)
+        return ErrorValue(payload)
     if not _HEX.fullmatch(payload):
         raise ValueDecodeError(raw, f"{prefix}_ needs hex digits")
     if vtype is ValueType.FL:
@@ -185,11 +185,11 @@ def decode(raw: object) -> DecodedOrArray:
     raise ValueDecodeError(raw, f"expected a string or an array, got {type(raw).__name__}")
 
 
-def encode_value(value: Scalar | Sentinel | DeviceError, vtype: ValueType | None = None) -> str:
+def encode_value(value: Scalar | Sentinel | ErrorValue, vtype: ValueType | None = None) -> str:
     """Encode one scalar the way the device does; `vtype` is required for numbers."""
     if isinstance(value, Sentinel):
         return value.value
-    if isinstance(value, DeviceError):
+    if isinstance(value, ErrorValue):
         return f"er_{value.detail}"
     if vtype is None:
         raise ValueError("encode_value needs a value type for numbers and text")
@@ -215,7 +215,7 @@ def encode_value(value: Scalar | Sentinel | DeviceError, vtype: ValueType | None
 
 
 def encode(
-    value: Scalar | Sentinel | DeviceError | list[Scalar | Sentinel | DeviceError],
+    value: Scalar | Sentinel | ErrorValue | list[Scalar | Sentinel | ErrorValue],
     vtype: ValueType | None = None,
 ) -> str | list[str]:
     if isinstance(value, list):

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 from collector.reading import FieldValue
 from collector.sources.senec.codec import (
     DecodedOrArray,
-    DeviceError,
+    ErrorValue,
     Sections,
     Sentinel,
     ValueDecodeError,
@@ -195,7 +195,7 @@ class Values:
 def _shown(value: object) -> str:
     if isinstance(value, Sentinel):
         return value.value
-    if isinstance(value, DeviceError):
+    if isinstance(value, ErrorValue):
         return f"device error {value.detail!r}"
     return repr(value)
 

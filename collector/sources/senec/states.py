@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
+from collector.errors import CodecError
+
 Language = Literal["de", "en", "it"]
 
 LANGUAGE_FILES: dict[Language, str] = {
@@ -130,7 +132,7 @@ class StateNames:
         self.origin = "device"
 
 
-class StateTableNotFound(ValueError):
+class StateTableNotFound(CodecError):
     """The language file has no readable `system_state_name` table."""
 
 

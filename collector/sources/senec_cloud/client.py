@@ -20,7 +20,13 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from collector import __version__
-from collector.errors import AuthError, DeviceUnreachable, ProtocolError, SourceError
+from collector.errors import (
+    AuthError,
+    DeviceUnreachable,
+    LoginRefused,
+    ProtocolError,
+    SourceError,
+)
 from collector.logging import get_logger
 from collector.sources.senec_cloud import codec
 from collector.sources.senec_cloud.settings import SenecCloudSettings
@@ -30,10 +36,6 @@ REFRESH_MARGIN = 30.0  # refresh an access token this long before it expires
 LOGIN_BACKOFF_FIRST = 300.0  # after a refused login, wait 5 minutes, then 10, 20 ... at most
 LOGIN_BACKOFF_MAX = 3600.0  # an hour
 MAX_REDIRECTS = 5
-
-
-class LoginRefused(AuthError):
-    """SENEC refused the credentials or the TOTP code: asking again soon cannot help."""
 
 
 class ApiMoved(ProtocolError):
@@ -100,9 +102,10 @@ class SenecCloudClient:
                 f"set {setting} to the new address"
             )
         if status == 429:
-            error = DeviceUnreachable(f"SENEC asks to slow down: {url} answered HTTP 429")
-            error.retry_after = _retry_after(response)
-            raise error
+            raise DeviceUnreachable(
+                f"SENEC asks to slow down: {url} answered HTTP 429",
+                retry_after=_retry_after(response),
+            )
         if status >= 500:
             raise DeviceUnreachable(f"SENEC's server failed: {url} answered HTTP {status}")
         if status != 200:
@@ -209,12 +212,12 @@ class SenecCloudClient:
         refuses it, and no request at all while that wait lasts."""
         now = self.clock()
         if now < self._login_blocked_until:
-            error = LoginRefused(
+            raise LoginRefused(
                 f"{self._login_refusal} (next login attempt in "
-                f"{(self._login_blocked_until - now) / 60:.0f} min)"
+                f"{(self._login_blocked_until - now) / 60:.0f} min)",
+                permanent=False,
+                retry_after=self._login_blocked_until - now,
             )
-            error.retry_after = self._login_blocked_until - now
-            raise error
         try:
             tokens = await self._login()
         except LoginRefused as exc:
@@ -222,9 +225,13 @@ class SenecCloudClient:
             wait = min(LOGIN_BACKOFF_FIRST * 2 ** (self._login_failures - 1), LOGIN_BACKOFF_MAX)
             self._login_blocked_until = self.clock() + wait
             self._login_refusal = str(exc)
-            exc.retry_after = wait
-            exc.args = (f"{exc} (next login attempt in {wait / 60:.0f} min)",)
-            raise
+            # SENEC's login may refuse for a while (its SSO was changed, a lock-out): asked
+            # again after a growing wait, never in a loop.
+            raise LoginRefused(
+                f"{exc} (next login attempt in {wait / 60:.0f} min)",
+                permanent=False,
+                retry_after=wait,
+            ) from None
         except SourceError:
             self._endpoints = None  # read the discovery document again: SENEC may have moved
             raise
@@ -348,12 +355,11 @@ class SenecCloudClient:
             raise self._refusal(page, "password")
         uri = self.settings.totp_uri
         if uri is None:
-            error = AuthError(
+            raise AuthError(
                 "SENEC asks for a TOTP code (MFA is on for this account) but SENEC_TOTP_URI is "
-                "not set: give the otpauth:// URI of the QR code from SENEC's MFA setup"
+                "not set: give the otpauth:// URI of the QR code from SENEC's MFA setup",
+                permanent=True,
             )
-            error.permanent = True
-            raise error
         otp = codec.totp_code(uri.get_secret_value(), self.clock())
         code, page = await self._post(browser, otp_form, _fields(otp_form, otp=otp), "TOTP code")
         if code is not None:

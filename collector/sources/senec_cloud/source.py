@@ -130,12 +130,11 @@ class SenecCloudSource:
             return await self.client.get(url, setting)
         except Forbidden:
             ids = ", ".join(f"{s}" for s in self._known_ids) or "none"
-            error = AuthError(
+            raise AuthError(
                 f"SENEC refuses system {self._system_id} for this account (HTTP 403); "
-                f"its systems: {ids}; set SENEC_SYSTEM_ID to one of them or leave it empty"
-            )
-            error.permanent = True
-            raise error from None
+                f"its systems: {ids}; set SENEC_SYSTEM_ID to one of them or leave it empty",
+                permanent=True,
+            ) from None
 
     async def _choose_system(self) -> System:
         answer = await self.client.get(self.settings.cloud_systems_url, "SENEC_CLOUD_SYSTEMS_URL")
@@ -144,9 +143,7 @@ class SenecCloudSource:
         systems = [System.from_answer(item) for item in answer]
         self._known_ids = tuple(system.id for system in systems)
         if not systems:
-            error = AuthError("this SENEC account has no systems")
-            error.permanent = True
-            raise error
+            raise AuthError("this SENEC account has no systems", permanent=True)
         for system in systems:
             self._log.info(
                 "senec system",
@@ -161,12 +158,11 @@ class SenecCloudSource:
         else:
             found = [system for system in systems if system.id == wanted]
             if not found:
-                error = AuthError(
+                raise AuthError(
                     f"SENEC_SYSTEM_ID {wanted} is not one of this account's systems "
-                    f"({', '.join(self._known_ids)})"
+                    f"({', '.join(self._known_ids)})",
+                    permanent=True,
                 )
-                error.permanent = True
-                raise error
             chosen, why = found[0], "SENEC_SYSTEM_ID"
         self._log.info("senec system chosen", id=chosen.id, product=chosen.product, why=why)
         self.system = chosen

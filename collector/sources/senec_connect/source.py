@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from collector import __version__
-from collector.errors import AuthError, DeviceUnreachable, ProtocolError
+from collector.errors import AuthError, DeviceUnreachable, LoginRefused, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.senec.source import headline
@@ -70,12 +70,11 @@ class SenecConnectSource:
         if wanted is not None:
             chosen = [system for system in systems if system.id == wanted]
             if not chosen:
-                error = AuthError(
+                raise AuthError(
                     f"SENEC_SYSTEM_ID {wanted} is not one of this key's systems "
-                    f"({', '.join(system.id for system in systems) or 'none'})"
+                    f"({', '.join(system.id for system in systems) or 'none'})",
+                    permanent=True,
                 )
-                error.permanent = True
-                raise error
             systems = chosen
         readings = []
         several = len(systems) > 1
@@ -124,19 +123,16 @@ class SenecConnectSource:
             return answer
         words = f" ({said})" if said else ""
         if status == 429 or (status == 403 and "quota" in said.lower()):
-            quota = DeviceUnreachable(
+            raise DeviceUnreachable(
                 f"SENEC.Connect's request quota is used up{words}: it refuses requests until "
-                "it is replenished; a longer SENEC_CONNECT_INTERVAL keeps within it"
+                "it is replenished; a longer SENEC_CONNECT_INTERVAL keeps within it",
+                retry_after=_retry_after(response, 3600.0),
             )
-            quota.retry_after = _retry_after(response, 3600.0)
-            raise quota
         if status in (401, 403):
-            error = AuthError(
+            raise LoginRefused(
                 f"SENEC.Connect refused the subscription key (HTTP {status}){words}: check "
                 "SENEC_CONNECT_KEY (developer.senec.com, your subscription's primary key)"
             )
-            error.permanent = True
-            raise error
         if status in (400, 404):
             raise ProtocolError(
                 f"SENEC changed its API: GET {self.url} answered HTTP {status}{words}; if "

@@ -97,7 +97,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         self.stats.received += 1
         try:
             packet = codec.decode(data)
-        except frame.CodecError:
+        except frame.SpeedwireError:
             self.stats.dropped += 1
             return
         if not isinstance(packet, InverterPacket) or packet.destination != self.me:
@@ -233,7 +233,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         try:
             for reply in replies:
                 records.extend(codec.records(reply))
-        except frame.CodecError as exc:
+        except frame.SpeedwireError as exc:
             raise ProtocolError(f"{target[0]}: {exc}") from None
         return records
 

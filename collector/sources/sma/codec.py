@@ -25,9 +25,9 @@ from collector.sources.sma.frame import (
     TAG_GROUP,
     TAG_IP,
     Address,
-    CodecError,
     DiscoveryReply,
     MeterPacket,
+    SpeedwireError,
     Tag,
     decode_meter,
     find_tag,
@@ -99,7 +99,7 @@ class InverterPacket:
     def register_range(self) -> tuple[int, int]:
         """`first`, `last`: registers in a query; record indices in a reply."""
         if len(self.body) < 8:
-            raise CodecError(f"command 0x{self.command:08x} has no register range")
+            raise SpeedwireError(f"command 0x{self.command:08x} has no register range")
         first, last = struct.unpack_from("<II", self.body, 0)
         return first, last
 
@@ -129,7 +129,7 @@ def encode_inverter(packet: InverterPacket) -> bytes:
 def decode_inverter(payload: bytes, group: int = 1) -> InverterPacket:
     """A data2 payload of protocol 0x6065 (the protocol id included)."""
     if len(payload) < 2 + _HEADER.size:
-        raise CodecError(f"0x6065 payload of {len(payload)} bytes is shorter than its header")
+        raise SpeedwireError(f"0x6065 payload of {len(payload)} bytes is shorter than its header")
     (
         long_words,
         control,
@@ -167,7 +167,7 @@ Packet = InverterPacket | MeterPacket | DiscoveryReply
 
 def decode(data: bytes) -> Packet | None:
     """What a received datagram is; None for a well-formed one we have no use for (a discovery
-    request, another protocol). CodecError when it is not well-formed."""
+    request, another protocol). SpeedwireError when it is not well-formed."""
     tags = split_tags(data)
     group_tag = find_tag(tags, TAG_GROUP)
     group = (
@@ -178,7 +178,7 @@ def decode(data: bytes) -> Packet | None:
     ip_tag = find_tag(tags, TAG_IP)
     if ip_tag is not None and find_tag(tags, TAG_DISCOVERY) is not None:
         if len(ip_tag.payload) != 4:
-            raise CodecError(f"discovery reply with a {len(ip_tag.payload)}-byte address")
+            raise SpeedwireError(f"discovery reply with a {len(ip_tag.payload)}-byte address")
         return DiscoveryReply(".".join(str(b) for b in ip_tag.payload), tags)
     data2 = find_tag(tags, TAG_DATA2)
     if data2 is None or len(data2.payload) < 2:
@@ -248,7 +248,7 @@ class Login:
 
 def parse_login(packet: InverterPacket) -> Login:
     if packet.command != CMD_LOGIN or len(packet.body) < 16 + PASSWORD_LENGTH:
-        raise CodecError("not a login request")
+        raise SpeedwireError("not a login request")
     group, _, now, _ = struct.unpack_from("<IIII", packet.body)
     return Login(group, now, packet.body[16 : 16 + PASSWORD_LENGTH])
 
@@ -324,7 +324,7 @@ class Record:
                     return None
                 return raw - (1 << 32) if raw >= 1 << 31 else raw
             return None if raw in (NAN_U32, NO_VALUE_U32) else raw
-        raise CodecError(
+        raise SpeedwireError(
             f"register 0x{self.lri >> 8:04x}: a {self.size}-byte record holds no number"
         )
 
@@ -344,7 +344,7 @@ class Record:
 
     def _entries(self) -> list[tuple[int, int]]:
         if len(self.data) != 32:
-            raise CodecError(f"register 0x{self.lri >> 8:04x}: a status list is 40 bytes")
+            raise SpeedwireError(f"register 0x{self.lri >> 8:04x}: a status list is 40 bytes")
         entries = []
         for (raw,) in struct.iter_unpack("<I", self.data):
             marker, tag = raw >> 24, raw & 0xFFFFFF
@@ -356,14 +356,14 @@ class Record:
     def text(self) -> str | None:
         """A 40-byte string record (32 bytes, NUL padded); None when empty."""
         if len(self.data) != 32:
-            raise CodecError(f"register 0x{self.lri >> 8:04x}: a string record is 40 bytes")
+            raise SpeedwireError(f"register 0x{self.lri >> 8:04x}: a string record is 40 bytes")
         value = self.data.split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
         return value or None
 
     def version(self) -> str | None:
         """A software version (u32 at +24 of a 40-byte record): BCD.BCD.build.type letter."""
         if len(self.data) != 32:
-            raise CodecError(f"register 0x{self.lri >> 8:04x}: a version record is 40 bytes")
+            raise SpeedwireError(f"register 0x{self.lri >> 8:04x}: a version record is 40 bytes")
         (raw,) = struct.unpack_from("<I", self.data, 16)
         return version_text(raw)
 
@@ -385,13 +385,15 @@ def records(packet: InverterPacket) -> list[Record]:
         return []
     count = last - first + 1
     if count <= 0 or len(data) % count:
-        raise CodecError(
+        raise SpeedwireError(
             f"reply to 0x{packet.command:08x}: {len(data)} bytes of records do not divide into "
             f"{count} records"
         )
     size = len(data) // count
     if size not in RECORD_SIZES:
-        raise CodecError(f"reply to 0x{packet.command:08x}: {size}-byte records are not Speedwire")
+        raise SpeedwireError(
+            f"reply to 0x{packet.command:08x}: {size}-byte records are not Speedwire"
+        )
     result = []
     for offset in range(0, len(data), size):
         code, stamp = struct.unpack_from("<II", data, offset)

@@ -71,7 +71,7 @@ class _Listener(asyncio.DatagramProtocol):
         source = (str(addr[0]), int(addr[1]))
         try:
             packet = codec.decode(data)
-        except frame.CodecError:
+        except frame.SpeedwireError:
             return
         if isinstance(packet, DiscoveryReply):
             self.ips[source] = packet.ip

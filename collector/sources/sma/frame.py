@@ -13,6 +13,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from collector.errors import CodecError
+
 SIGNATURE = b"SMA\x00"
 PORT = 9522
 MULTICAST_GROUP = "239.12.255.254"
@@ -30,7 +32,7 @@ ANY_SUSY = 0xFFFF
 ANY_SERIAL = 0xFFFFFFFF
 
 
-class CodecError(ValueError):
+class SpeedwireError(CodecError):
     """Bytes that are not a valid Speedwire datagram of the kind expected; says what is wrong."""
 
 
@@ -44,22 +46,26 @@ class Tag:
 
 
 def split_tags(data: bytes) -> list[Tag]:
-    """The tags of a datagram, without the end-of-data tag; CodecError if malformed."""
+    """The tags of a datagram, without the end-of-data tag; SpeedwireError if malformed."""
     if data[:4] != SIGNATURE:
-        raise CodecError(f"not a Speedwire datagram (starts with {data[:4].hex() or 'nothing'})")
+        raise SpeedwireError(
+            f"not a Speedwire datagram (starts with {data[:4].hex() or 'nothing'})"
+        )
     tags: list[Tag] = []
     offset = 4
     while True:
         if offset + 4 > len(data):
-            raise CodecError(f"datagram ends inside a tag header at byte {offset} of {len(data)}")
+            raise SpeedwireError(
+                f"datagram ends inside a tag header at byte {offset} of {len(data)}"
+            )
         length, tag_id = struct.unpack_from(">HH", data, offset)
         offset += 4
         if length == 0 and tag_id == TAG_END:
             if offset != len(data):
-                raise CodecError(f"{len(data) - offset} bytes after the end-of-data tag")
+                raise SpeedwireError(f"{len(data) - offset} bytes after the end-of-data tag")
             return tags
         if offset + length > len(data):
-            raise CodecError(
+            raise SpeedwireError(
                 f"tag 0x{tag_id:04x} claims {length} bytes, only {len(data) - offset} left"
             )
         tags.append(Tag(tag_id, data[offset : offset + length]))
@@ -103,7 +109,7 @@ class MeterPacket:
 
 def decode_meter(payload: bytes) -> MeterPacket:
     if len(payload) < 12:
-        raise CodecError(f"0x6069 payload of {len(payload)} bytes is shorter than its header")
+        raise SpeedwireError(f"0x6069 payload of {len(payload)} bytes is shorter than its header")
     susy, serial, ticker = struct.unpack_from(">HII", payload, 2)
     return MeterPacket(Address(susy, serial), ticker, payload[12:])
 
@@ -131,6 +137,6 @@ class DiscoveryReply:
 def is_discovery_request(data: bytes) -> bool:
     try:
         tags = split_tags(data)
-    except CodecError:
+    except SpeedwireError:
         return False
     return find_tag(tags, TAG_DISCOVERY) is not None and find_tag(tags, TAG_DATA2) is None

@@ -256,7 +256,7 @@ class SmaInverter:
             return [(0.0, builders.encode_discovery_reply("127.0.0.1"))]
         try:
             packet = codec.decode(data)
-        except frame.CodecError:
+        except frame.SpeedwireError:
             return []
         if not isinstance(packet, InverterPacket) or packet.is_reply:
             return []
@@ -306,7 +306,7 @@ class SmaInverter:
         if packet.command == codec.CMD_LOGIN:
             try:
                 login = codec.parse_login(packet)
-            except frame.CodecError:
+            except frame.SpeedwireError:
                 return []
             expected = self.passwords.get(login.group)
             given = codec.decode_password(login.password, login.group) if expected else None
@@ -339,7 +339,7 @@ class SmaInverter:
             ]
         try:
             first, last = packet.register_range
-        except frame.CodecError:
+        except frame.SpeedwireError:
             return []
         wanted = self._query(packet.command, first, last)
         snap = self.snapshot(wall)

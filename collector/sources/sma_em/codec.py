@@ -15,12 +15,13 @@ import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from collector.errors import CodecError
 from collector.sources.sma.codec import CLIENT_SUSY
 from collector.sources.sma.frame import (
     PROTOCOL_INVERTER,
     PROTOCOL_METER,
     TAG_DATA2,
-    CodecError,
+    SpeedwireError,
     split_tags,
 )
 
@@ -78,7 +79,7 @@ class Drop(StrEnum):
     DUPLICATE = "the same datagram again"
 
 
-class Dropped(ValueError):
+class Dropped(CodecError):
     def __init__(self, reason: Drop, detail: str = "") -> None:
         self.reason = reason
         super().__init__(f"{reason.value}{': ' + detail if detail else ''}")
@@ -111,7 +112,7 @@ def decode_datagram(data: bytes) -> MeterDatagram:
         raise Dropped(Drop.NOT_SPEEDWIRE, f"starts with {data[:4].hex() or 'nothing'}")
     try:
         tags = split_tags(data)
-    except CodecError as exc:
+    except SpeedwireError as exc:
         raise Dropped(Drop.MALFORMED, str(exc)) from None
     data2 = next((tag.payload for tag in tags if tag.id == TAG_DATA2), None)
     if data2 is None or len(data2) < 2:

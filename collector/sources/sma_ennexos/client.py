@@ -16,7 +16,13 @@ from typing import Any
 
 import httpx
 
-from collector.errors import AuthError, DeviceUnreachable, ProtocolError, excerpt
+from collector.errors import (
+    AuthError,
+    DeviceUnreachable,
+    LoginRefused,
+    ProtocolError,
+    excerpt,
+)
 from collector.logging import get_logger
 from collector.shield import Shielded
 from collector.tls import device_client
@@ -24,12 +30,6 @@ from collector.tls import device_client
 DEFAULT_LIFETIME = 3600.0  # when a token answer has no expires_in (one hour, as observed)
 REFRESH_SHARE = 0.2  # refresh once a fifth of the access token's life is left
 LOGOUT_TIMEOUT = 2.0
-
-
-class LoginRefused(AuthError):
-    """The device refused the username or password; not retried."""
-
-    permanent = True
 
 
 class NoEnnexos(ProtocolError):

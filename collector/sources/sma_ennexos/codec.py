@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from collector.errors import excerpt
+from collector.errors import CodecError, excerpt
 from collector.reading import FieldValue
 from collector.sources.sma.fields import MAX_STRINGS, add_derived
 from collector.sources.sma.registers import STATUS_OK, RegisterRole, status_name
@@ -73,7 +73,7 @@ CHANNELS: dict[str, Channel] = {
 }
 
 
-class AnswerError(ValueError):
+class AnswerError(CodecError):
     """An answer that is not the list of channels this API gives; the message says what."""
 
 

@@ -14,20 +14,18 @@ from typing import Any
 
 import httpx
 
-from collector.errors import AuthError, DeviceUnreachable, ProtocolError, excerpt
+from collector.errors import (
+    DeviceUnreachable,
+    LoginRefused,
+    ProtocolError,
+    excerpt,
+)
 from collector.logging import get_logger
 from collector.shield import Shielded
 from collector.tls import device_client
 
 SESSIONS_FULL_WAIT = 300.0  # after err 503 (no free session slot), wait five minutes
 LOGOUT_TIMEOUT = 2.0
-
-
-class LoginRefused(AuthError):
-    """The inverter refused the password for the user group; asking again cannot help (and SMA
-    devices lock out after several wrong passwords)."""
-
-    permanent = True
 
 
 class NoWebConnect(ProtocolError):

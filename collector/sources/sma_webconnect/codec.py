@@ -18,10 +18,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from collector.errors import excerpt
+from collector.errors import CodecError, excerpt
 from collector.reading import FieldValue
 from collector.sources.sma.fields import MAX_STRINGS, add_derived
 from collector.sources.sma.registers import (
@@ -46,15 +45,16 @@ EXTRA: dict[int, Register] = {
 ALWAYS_THERE = {0x00263F00}  # AC power: null from a device that answers means 0 W
 
 
-class ReplyError(ValueError):
+class ReplyError(CodecError):
     """A reply that is not the JSON this API answers with; the message says what it is."""
 
 
-@dataclass(frozen=True)
-class DeviceError(Exception):
+class ErrorAnswer(CodecError):
     """The device's own error answer, `{"err": N}`."""
 
-    code: int
+    def __init__(self, code: int) -> None:
+        super().__init__(f"the device answered err {code}")
+        self.code = code
 
 
 def lri_of(key: str) -> int:
@@ -63,11 +63,11 @@ def lri_of(key: str) -> int:
 
 
 def entries_of(reply: Any) -> dict[str, Any]:
-    """The one device's entries of a reply (getValues, getAllOnlValues); raises DeviceError on
+    """The one device's entries of a reply (getValues, getAllOnlValues); raises ErrorAnswer on
     `{"err": N}` and ReplyError on anything else that is not a result."""
     if isinstance(reply, Mapping) and "err" in reply:
         code = reply["err"]
-        raise DeviceError(code if isinstance(code, int) else -1)
+        raise ErrorAnswer(code if isinstance(code, int) else -1)
     result = reply.get("result") if isinstance(reply, Mapping) else None
     if not isinstance(result, Mapping) or not result:
         raise ReplyError(f"no result in the answer: {excerpt(reply)}")

@@ -24,7 +24,7 @@ from collector.sources.sma.source import InverterSilent, reading_summary
 from collector.sources.sma_webconnect.client import WebConnectClient
 from collector.sources.sma_webconnect.codec import (
     EXTRA,
-    DeviceError,
+    ErrorAnswer,
     ReplyError,
     entries_of,
     fields_from,
@@ -109,7 +109,7 @@ class SmaWebConnectSource:
         )
         try:
             details = entries_of(info)
-        except (DeviceError, ReplyError):
+        except (ErrorAnswer, ReplyError):
             details = {}  # not needed to read values: said as unknown
         serial, device_class, device_type, version = (
             _first(details.get(key)) for key in (SERIAL, CLASS, TYPE, VERSION)
@@ -128,7 +128,7 @@ class SmaWebConnectSource:
     async def _entries(self, reply: Any, call: str) -> dict[str, Any]:
         try:
             return entries_of(reply)
-        except DeviceError as exc:
+        except ErrorAnswer as exc:
             await self.client.give_up()  # as pysma: any error ends the session
             raise ProtocolError(
                 f"the inverter answered {call} with err {exc.code}; session closed, a new one "
