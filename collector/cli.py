@@ -333,10 +333,15 @@ def _sources(kinds: dict[str, SourceKind], markdown: str | None) -> int:
 
 def field_table(kind: SourceKind) -> str:
     """A kind's catalogue as the README shows it."""
+    from collector.reading import Negative
+
     names = {int: "integer", float: "float", bool: "boolean", str: "string"}
+    below = {Negative.SIGNED: "", Negative.ZERO: " (below 0: written as 0)"}
+    below[Negative.INVALID] = " (below 0: no reading, left out)"
     lines = ["| field | type | unit | meaning |", "|---|---|---|---|"]
     for spec in kind.fields.values():
-        lines.append(f"| `{spec.name}` | {names[spec.type]} | {spec.unit} | {spec.description} |")
+        meaning = spec.description + (below[spec.negative] if spec.type in (int, float) else "")
+        lines.append(f"| `{spec.name}` | {names[spec.type]} | {spec.unit} | {meaning} |")
     return "\n".join(lines)
 
 

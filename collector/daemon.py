@@ -21,7 +21,7 @@ from collector.health import BacklogTrend, QueueHealth, SourceHealth, write_heal
 from collector.lock import DataDirLock
 from collector.logging import get_logger
 from collector.queue import QUEUE_FILE, DurableQueue, QueueStore, iso
-from collector.reading import Reading, check_fields
+from collector.reading import Reading, apply_negative, check_fields
 from collector.selfreport import SelfReport, Source
 from collector.sinks import make_sink
 from collector.sinks.writer import Writer
@@ -53,15 +53,43 @@ class Running:
         catalogue = self.kind.fields
         log = get_logger(source=self.instance.name)
         last: dict[tuple[tuple[str, str], ...], _LastSecond] = {}  # per series of the instance
+        series_tag = self.kind.series_tag if self.config.shared else None
+        said: set[str] = set()  # what was said once: an untagged reading, a negative field
 
         def emit(reading: Reading, done: Callable[[bool], None]) -> None:
+            if series_tag is not None and not reading.tags.get(series_tag):
+                # It would land in another instance's series: InfluxDB keeps one of the two.
+                if series_tag not in said:
+                    said.add(series_tag)
+                    log.error(
+                        "reading not written: it has no series tag",
+                        tag=series_tag,
+                        measurement=reading.measurement,
+                        note="this instance shares its measurement with another, so its "
+                        f"readings must carry {series_tag!r}; a bug of the kind "
+                        f"{self.kind.name!r}: please report this line",
+                    )
+                return
             series = tuple(sorted(reading.tags.items()))
             if series not in last:
                 last[series] = _LastSecond(log)
             if last[series].repeated(reading):
                 return
-            if tags:
-                reading = dataclasses.replace(reading, tags={**tags, **reading.tags})
+            fields, invalid = apply_negative(reading.fields, catalogue)
+            for name in invalid:
+                if name not in said:
+                    said.add(name)
+                    log.warning(
+                        "negative value left out",
+                        field=name,
+                        value=reading.fields[name],
+                        note="this field is never below 0: such a value is no reading "
+                        "(said once per field)",
+                    )
+            if not fields:
+                return  # nothing left that is a reading (said above)
+            if tags or invalid or fields != reading.fields:
+                reading = dataclasses.replace(reading, fields=fields, tags={**tags, **reading.tags})
             check_fields(reading.fields, catalogue)
             submit(reading, done)
 

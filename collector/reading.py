@@ -26,6 +26,14 @@ class Aggregation(StrEnum):
     LAST = "last"  # a counter (energy so far), a state, a text
 
 
+class Negative(StrEnum):
+    """What a negative value of a numeric field means; the core does it to every reading."""
+
+    SIGNED = "signed"  # a reading like any other (a current that flows the other way)
+    ZERO = "zero"  # none of it: written as 0 (an inverter's standby draw is no feed-out)
+    INVALID = "invalid"  # no reading (a direction's power is never below 0): the field is left out
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -33,6 +41,7 @@ class FieldSpec:
     unit: str
     description: str
     aggregation: Aggregation | None = None  # None: MEAN for int and float, LAST otherwise
+    negative: Negative = Negative.SIGNED
 
     @property
     def aggregate(self) -> Aggregation:
@@ -55,6 +64,25 @@ def catalogue(specs: Iterable[FieldSpec]) -> dict[str, FieldSpec]:
             raise ValueError(f"field {spec.name!r} has type {spec.type!r}")
         result[spec.name] = spec
     return result
+
+
+def apply_negative(
+    fields: Mapping[str, FieldValue], specs: Catalogue
+) -> tuple[dict[str, FieldValue], list[str]]:
+    """The fields with each negative number treated as its catalogue says, and the names of
+    those left out as no reading."""
+    result: dict[str, FieldValue] = {}
+    invalid: list[str] = []
+    for name, value in fields.items():
+        spec = specs.get(name)
+        if spec is not None and type(value) in (int, float) and value < 0:  # type: ignore[operator]
+            if spec.negative is Negative.ZERO:
+                value = spec.type(0)
+            elif spec.negative is Negative.INVALID:
+                invalid.append(name)
+                continue
+        result[name] = value
+    return result, invalid
 
 
 class FieldTypeError(TypeError):

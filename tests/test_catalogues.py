@@ -8,7 +8,7 @@ import re
 import pytest
 
 from collector.cli import field_table
-from collector.reading import Aggregation, FieldSpec, catalogue
+from collector.reading import Aggregation, FieldSpec, Negative, catalogue
 from collector.sources import SourceKind, load_kinds
 from tests.harness import ROOT
 from tests.kinds import COUNTER, LISTENER
@@ -24,11 +24,12 @@ def test_the_built_in_kinds_are_registered_by_entry_points() -> None:
 
 
 def same_meaning(a: FieldSpec, b: FieldSpec) -> bool:
-    return (a.type, a.unit, a.aggregate, a.description) == (
+    return (a.type, a.unit, a.aggregate, a.description, a.negative) == (
         b.type,
         b.unit,
         b.aggregate,
         b.description,
+        b.negative,
     )
 
 
@@ -53,6 +54,7 @@ def test_the_check_finds_a_difference() -> None:
     assert not same_meaning(a, FieldSpec("grid_power_plus", int, "kW", a.description))
     assert not same_meaning(a, FieldSpec("grid_power_plus", int, "W", "export"))
     assert not same_meaning(a, FieldSpec(a.name, int, "W", a.description, Aggregation.LAST))
+    assert not same_meaning(a, FieldSpec(a.name, int, "W", a.description, negative=Negative.ZERO))
 
 
 def test_a_catalogue_refuses_a_name_twice() -> None:

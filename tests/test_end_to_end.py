@@ -13,8 +13,9 @@ import pytest
 
 from collector.simulators.household import Household
 from collector.sources.senec.fields import FIELDS
-from collector.sources.senec.normalise import MAPPING, round1, round_int
+from collector.sources.senec.normalise import MAPPING
 from collector.sources.senec.simulator import Faults, SenecDevice, SenecSimulator
+from collector.values import round1, round_int
 from tests.conftest import recording
 from tests.harness import (
     INFLUX_TYPES,

@@ -25,12 +25,11 @@ from collector.sources.senec.normalise import (
     decode_answer,
     device_time,
     request_sections,
-    round1,
-    round_int,
     wanted_keys,
 )
 from collector.sources.senec.shape import KeyPlan, decode_body
 from collector.sources.senec.states import StateNames
+from collector.values import round1, round_int
 from tests.conftest import RECORDINGS, recording
 
 ALL = list(MAPPING)

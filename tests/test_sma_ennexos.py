@@ -145,7 +145,7 @@ def source_for(url: str, clock: Clock | None = None, **extra: Any) -> SmaEnnexos
     settings = SmaEnnexosSettings.model_validate(
         {"url": url, "username": "collector", "password": "secret", **extra}
     )
-    source = SmaEnnexosSource(settings, tag_serial=True)
+    source = SmaEnnexosSource(settings)
     if clock is not None:
         source.client.clock = clock  # the client's view of time is the device's
     return source

@@ -84,7 +84,7 @@ async def polls(source: SmaWebConnectSource, count: int) -> list[Reading]:
 def test_one_login_for_many_polls_with_the_certificate_checked(
     simulator: WebConnectSimulator, device: WebConnectDevice, ca_file: Path
 ) -> None:
-    source = SmaWebConnectSource(settings(simulator.url, ca_file=ca_file), tag_serial=True)
+    source = SmaWebConnectSource(settings(simulator.url, ca_file=ca_file))
     with capture_logs() as logs:
         readings = asyncio.run(polls(source, 5))
     state = device.state()

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-from collector.reading import Aggregation, FieldSpec, catalogue
+from collector.reading import Aggregation, FieldSpec, Negative, catalogue
 
 FIELDS = catalogue(
     [
-        FieldSpec("inverter_power", int, "W", "PV production"),
-        *(FieldSpec(f"mpp{n}_power", int, "W", f"PV string (MPP tracker) {n}") for n in (1, 2, 3)),
-        FieldSpec("house_power", int, "W", "house consumption"),
-        FieldSpec("bat_power_plus", int, "W", "battery charging power"),
-        FieldSpec("bat_power_minus", int, "W", "battery discharging power (positive number)"),
+        FieldSpec("inverter_power", int, "W", "PV production", negative=Negative.ZERO),
+        *(
+            FieldSpec(
+                f"mpp{n}_power", int, "W", f"PV string (MPP tracker) {n}", negative=Negative.ZERO
+            )
+            for n in (1, 2, 3)
+        ),
+        FieldSpec("house_power", int, "W", "house consumption", negative=Negative.INVALID),
+        FieldSpec("bat_power_plus", int, "W", "battery charging power", negative=Negative.INVALID),
+        FieldSpec(
+            "bat_power_minus",
+            int,
+            "W",
+            "battery discharging power (positive number)",
+            negative=Negative.INVALID,
+        ),
         FieldSpec("bat_fuel_charge", float, "%", "battery state of charge"),
         FieldSpec("bat_charge_current", float, "A", "battery current, negative while discharging"),
         FieldSpec("bat_voltage", float, "V", "battery voltage"),
-        FieldSpec("grid_power_plus", int, "W", "power imported from the grid"),
-        FieldSpec("grid_power_minus", int, "W", "power exported to the grid (positive number)"),
-        FieldSpec("wallbox_charge_power", int, "W", "charging power of all wallboxes"),
+        FieldSpec(
+            "grid_power_plus", int, "W", "power imported from the grid", negative=Negative.INVALID
+        ),
+        FieldSpec(
+            "grid_power_minus",
+            int,
+            "W",
+            "power exported to the grid (positive number)",
+            negative=Negative.INVALID,
+        ),
+        FieldSpec(
+            "wallbox_charge_power",
+            int,
+            "W",
+            "charging power of all wallboxes",
+            negative=Negative.INVALID,
+        ),
         *(
-            FieldSpec(f"wallbox_charge_power{n}", int, "W", f"charging power of wallbox {n + 1}")
+            FieldSpec(
+                f"wallbox_charge_power{n}",
+                int,
+                "W",
+                f"charging power of wallbox {n + 1}",
+                negative=Negative.INVALID,
+            )
             for n in range(4)
         ),
         FieldSpec("ev_connected", bool, "", "a car is plugged into any wallbox"),

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from collector.errors import ProtocolError
-from collector.sources.senec.normalise import round1, round_int
+from collector.values import round1, round_int
 
 CLIENT_ID = "endcustomer-app-frontend"
 REDIRECT_URI = "senec-app-auth://keycloak.prod"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.errors import ProtocolError
-from collector.sources.senec.normalise import round1, round_int
+from collector.values import round1, round_int
 
 PATH = "/systems/device-data/general"
 INCLUDE = "battery,meter,evse,bessNameplate"

@@ -13,9 +13,7 @@ from collector.sources.sma.settings import SmaSettings
 
 
 def build(configs: list[InstanceConfig]) -> list[Instance]:
-    """One poll loop per inverter. Points carry a `serial` tag when more than one inverter
-    writes to the same measurement with the same tags (over all instances, also of the other
-    SMA kinds: `shared`)."""
+    """One poll loop per inverter; every point carries the inverter's `serial` tag."""
     from collector.loop import PollLoop
     from collector.sources.sma.source import SmaSource
 
@@ -32,7 +30,6 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
                 interval=settings.interval,
                 timeout=settings.effective_timeout,
                 measurement=settings.measurement,
-                tag_serial=config.shared or len(targets) > 1,
                 name=config.name,
             )
             device = format_address(*target) if len(targets) > 1 else ""

@@ -308,9 +308,9 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     if meter_problem:
         print(f"discover: {meter_problem}", file=sys.stderr)
     for serial, datagram in sorted(meters.items()):
-        from collector.sources.sma_em.codec import METER_SUSYS
+        from collector.sources.sma_em.codec import model_of
 
-        model = METER_SUSYS.get(datagram.susy, "meter")
+        model = model_of(datagram.susy) or f"meter (SUSyID {datagram.susy})"
         print(
             f"energy meter  serial {serial}  SUSyID {datagram.susy}  {model}  "
             f"software {datagram.version or 'unknown'}  (set SMA_EM_SERIAL)"

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collector.reading import Aggregation, FieldSpec, FieldValue, catalogue
+from collector.reading import Aggregation, FieldSpec, FieldValue, Negative, catalogue
 
 MAX_STRINGS = 6
 
 FIELDS = catalogue(
     [
-        FieldSpec("ac_power", int, "W", "AC power fed out by the inverter"),
-        *(FieldSpec(f"ac_power_l{n}", int, "W", f"AC power on phase L{n}") for n in (1, 2, 3)),
+        FieldSpec("ac_power", int, "W", "AC power fed out by the inverter", negative=Negative.ZERO),
+        *(
+            FieldSpec(f"ac_power_l{n}", int, "W", f"AC power on phase L{n}", negative=Negative.ZERO)
+            for n in (1, 2, 3)
+        ),
         *(FieldSpec(f"ac_voltage_l{n}", float, "V", f"AC voltage L{n}-N") for n in (1, 2, 3)),
         *(
             FieldSpec(f"ac_current_l{n}", float, "A", f"AC current on phase L{n}")
             for n in (1, 2, 3)
         ),
         FieldSpec("grid_frequency", float, "Hz", "grid frequency"),
-        FieldSpec("dc_power", int, "W", "DC power of all PV strings"),
+        FieldSpec("dc_power", int, "W", "DC power of all PV strings", negative=Negative.ZERO),
         *(
-            FieldSpec(f"mpp{n}_power", int, "W", f"PV string (MPP tracker) {n}")
+            FieldSpec(
+                f"mpp{n}_power", int, "W", f"PV string (MPP tracker) {n}", negative=Negative.ZERO
+            )
             for n in range(1, MAX_STRINGS + 1)
         ),
         *(
@@ -54,14 +59,28 @@ FIELDS = catalogue(
         FieldSpec("device_temperature", float, "°C", "inverter temperature"),
         # battery inverters
         FieldSpec("bat_fuel_charge", float, "%", "battery state of charge"),
-        FieldSpec("bat_power_plus", int, "W", "battery charging power"),
-        FieldSpec("bat_power_minus", int, "W", "battery discharging power (positive number)"),
+        FieldSpec("bat_power_plus", int, "W", "battery charging power", negative=Negative.INVALID),
+        FieldSpec(
+            "bat_power_minus",
+            int,
+            "W",
+            "battery discharging power (positive number)",
+            negative=Negative.INVALID,
+        ),
         FieldSpec("bat_voltage", float, "V", "battery voltage"),
         FieldSpec("bat_charge_current", float, "A", "battery current, negative while discharging"),
         FieldSpec("bat_temperature", float, "°C", "battery temperature"),
         # an energy meter on the inverter
-        FieldSpec("grid_power_plus", int, "W", "power imported from the grid"),
-        FieldSpec("grid_power_minus", int, "W", "power exported to the grid (positive number)"),
+        FieldSpec(
+            "grid_power_plus", int, "W", "power imported from the grid", negative=Negative.INVALID
+        ),
+        FieldSpec(
+            "grid_power_minus",
+            int,
+            "W",
+            "power exported to the grid (positive number)",
+            negative=Negative.INVALID,
+        ),
         FieldSpec("response_duration", int, "ms", "how long the device took to answer the poll"),
     ]
 )

@@ -7,14 +7,21 @@ W raw, V / 100, A / 1000, Hz / 100, inverter °C / 100, battery °C / 10, Wh raw
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
+
+from collector.reading import FieldValue
+from collector.values import round_int, round_to
 
 
 class RegisterRole(Enum):
     """What a register's value is, which decides how a missing value is written."""
 
-    POWER = "power"  # W; "not a number" from a device that answered means 0 (it is not producing)
+    # W of the PV side (AC power, its phases, the strings): "not a number" from an inverter that
+    # answers means 0 (it is not producing, at night)
+    PV_POWER = "pv power"
+    POWER = "power"  # W of a battery, a meter, the house: "not a number" is a missing field
     MEASURE = "measure"  # voltages, currents, frequency, temperatures, SOC: omitted when NaN
     COUNTER = "counter"  # Wh: omitted when NaN or 0 (a 0 would look like a counter reset)
     STATUS = "status"  # a status list: text, code and an ok flag
@@ -66,10 +73,10 @@ LRI_SOFTWARE_VERSION = 0x00823400
 REGISTERS: dict[int, Register] = {
     r.lri: r
     for r in (
-        Register(0x00263F00, "ac_power", RegisterRole.POWER),
-        Register(0x00464000, "ac_power_l1", RegisterRole.POWER),
-        Register(0x00464100, "ac_power_l2", RegisterRole.POWER),
-        Register(0x00464200, "ac_power_l3", RegisterRole.POWER),
+        Register(0x00263F00, "ac_power", RegisterRole.PV_POWER),
+        Register(0x00464000, "ac_power_l1", RegisterRole.PV_POWER),
+        Register(0x00464100, "ac_power_l2", RegisterRole.PV_POWER),
+        Register(0x00464200, "ac_power_l3", RegisterRole.PV_POWER),
         Register(0x00464800, "ac_voltage_l1", RegisterRole.MEASURE, 100),
         Register(0x00464900, "ac_voltage_l2", RegisterRole.MEASURE, 100),
         Register(0x00464A00, "ac_voltage_l3", RegisterRole.MEASURE, 100),
@@ -80,7 +87,7 @@ REGISTERS: dict[int, Register] = {
         Register(0x00465400, "ac_current_l2", RegisterRole.MEASURE, 1000),
         Register(0x00465500, "ac_current_l3", RegisterRole.MEASURE, 1000),
         Register(0x00465700, "grid_frequency", RegisterRole.MEASURE, 100),
-        Register(0x00251E00, "mpp{n}_power", RegisterRole.POWER, channelled=True),
+        Register(0x00251E00, "mpp{n}_power", RegisterRole.PV_POWER, channelled=True),
         Register(0x00451F00, "mpp{n}_voltage", RegisterRole.MEASURE, 100, channelled=True),
         Register(0x00452100, "mpp{n}_current", RegisterRole.MEASURE, 1000, channelled=True),
         Register(0x00260100, "energy_total", RegisterRole.COUNTER),
@@ -131,6 +138,30 @@ DEVICE_CLASSES: dict[int, str] = {
     8065: "energy meter",
     8128: "communication device",
 }
+
+
+RAW_LIMIT = 2**53  # SMA's raw values are 32 or 64 bits; a JSON number beyond is no reading
+PLACES = 3  # decimals of a measured value (V, A, Hz, °C, %)
+
+
+def field_value(role: RegisterRole, raw: float | None, divisor: int = 1) -> FieldValue | None:
+    """A register's raw value as its field's value: the one conversion of all three SMA kinds
+    (Speedwire's records, WebConnect's and ennexOS's JSON). `raw` None is "not a number" (the
+    sentinel, or JSON null); None back: no value, the field is left out. Rounded half away from
+    zero; a negative value is kept, for the core to treat as the field's catalogue says."""
+    if raw is None:
+        return 0 if role is RegisterRole.PV_POWER else None
+    if isinstance(raw, bool) or not math.isfinite(raw) or abs(raw) >= RAW_LIMIT:
+        return None
+    value = raw / divisor if divisor != 1 else raw
+    if role in (RegisterRole.PV_POWER, RegisterRole.POWER):
+        return round_int(value)
+    if role is RegisterRole.COUNTER:
+        whole = round_int(value)
+        return whole if whole > 0 else None  # a 0 would look like a counter reset
+    if role is RegisterRole.MEASURE:
+        return round_to(value, PLACES)
+    raise ValueError(f"{role} has no number")
 
 
 def status_name(code: int) -> str:

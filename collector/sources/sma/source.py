@@ -26,29 +26,28 @@ from collector.settings import format_address
 from collector.sources.sma.client import SessionLost, SpeedwireClient
 from collector.sources.sma.codec import Record
 from collector.sources.sma.fields import MAX_STRINGS, add_derived
-from collector.sources.sma.frame import Address
+from collector.sources.sma.frame import Address, SpeedwireError
 from collector.sources.sma.registers import (
     QUERIES,
     REGISTERS,
     STATUS_OK,
     RegisterRole,
+    field_value,
     status_name,
 )
 from collector.sources.sma.settings import SmaSettings
+from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
 
 NIGHT_INTERVAL = 60.0
 STATUS_OFF = 303
 
 
-class InverterSilent(DeviceUnreachable):
-    """No answer at all: asleep for the night (older models) or unreachable. The poll loop
-    reports it once and backs off at once, instead of warning about each missed poll."""
-
-    asleep = True
-
-
-def fields_from(records: list[Record]) -> dict[str, FieldValue]:
-    """Records of any queries → fields, by register and channel (never by position)."""
+def fields_from(
+    records: list[Record], problems: dict[str, str] | None = None
+) -> dict[str, FieldValue]:
+    """Records of any queries → fields, by register and channel (never by position). A record
+    that cannot be read (a size its type does not have) costs its field only: the field is
+    left out and the reason put in `problems` by field name."""
     fields: dict[str, FieldValue] = {}
     for record in records:
         register = REGISTERS.get(record.lri)
@@ -59,21 +58,21 @@ def fields_from(records: list[Record]) -> dict[str, FieldValue]:
             if not 1 <= record.channel <= MAX_STRINGS:
                 continue
             name = name.format(n=record.channel)
-        if register.role is RegisterRole.STATUS:
-            code = record.status()
-            if code is not None:
-                fields[name] = status_name(code)
-                fields[f"{name}_code"] = code
-                fields[f"{name}_ok"] = code in STATUS_OK[name]
+        try:
+            if register.role is RegisterRole.STATUS:
+                code = record.status()
+                if code is not None:
+                    fields[name] = status_name(code)
+                    fields[f"{name}_code"] = code
+                    fields[f"{name}_ok"] = code in STATUS_OK[name]
+                continue
+            value = field_value(register.role, record.number(), register.divisor)
+        except SpeedwireError as exc:
+            if problems is not None:
+                problems[name] = str(exc)
             continue
-        value = record.number()
-        if register.role is RegisterRole.POWER:
-            fields[name] = max(0, value) if value is not None else 0  # answered: not producing
-        elif register.role is RegisterRole.COUNTER:
-            if value:  # None (sentinel) and 0 (a false reset) are left out
-                fields[name] = value
-        elif value is not None:
-            fields[name] = round(value / register.divisor, 3)
+        if value is not None:
+            fields[name] = value
     add_derived(fields)
     return fields
 
@@ -90,7 +89,6 @@ class SmaSource:
         interval: float = 5.0,
         timeout: float = 1.0,
         measurement: str = "SMA",
-        tag_serial: bool = False,
         name: str = "sma",
     ) -> None:
         self.target = target
@@ -100,10 +98,11 @@ class SmaSource:
         self._group = group
         self._request_timeout = timeout
         self._measurement = measurement
-        self._tag_serial = tag_serial
+        self._serial = SerialTag(name)
         self._client: SpeedwireClient | None = None
         self._device: Address | None = None
         self._asleep = False
+        self._unreadable: set[str] = set()  # fields whose record could not be read, said once
         self._pipelined = True  # a cycle's queries all at once, until the device shows it cannot
         context = {"source": name, "device": format_address(*target)}
         self._log = get_logger(**context)
@@ -165,24 +164,39 @@ class SmaSource:
             if all(isinstance(problem, DeviceUnreachable) for problem in problems):
                 raise self._silent(problems[0])
             raise problems[0]
-        fields = fields_from(records)
+        unreadable: dict[str, str] = {}
+        fields = fields_from(records, unreadable)
+        self._report(unreadable)
         if "ac_power" not in fields:
             raise ProtocolError(
                 f"{self.target[0]} sent no AC power (the one value every SMA inverter has)"
             )
         fields["response_duration"] = round((time.monotonic() - started) * 1000)
         self._night(records, fields)
-        tags = {"serial": str(device.serial)} if self._tag_serial else {}
-        return Reading(now, self._measurement, fields, tags)
+        return Reading(now, self._measurement, fields, self._serial.tags(device.serial))
+
+    def _report(self, problems: dict[str, str]) -> None:
+        """A field whose record could not be read: said once per field, left out."""
+        for name, problem in problems.items():
+            if name not in self._unreadable:
+                self._unreadable.add(name)
+                self._log.warning(
+                    "record unreadable",
+                    field=name,
+                    error=problem,
+                    note="the field is left out while its record cannot be read (said once)",
+                )
 
     def _silent(self, cause: SourceError) -> InverterSilent:
         return InverterSilent(f"{cause} (asleep for the night, or unreachable)")
 
     def _night(self, records: list[Record], fields: dict[str, FieldValue]) -> None:
         ac = next((r for r in records if r.lri == 0x00263F00), None)
-        asleep = fields.get("device_status_code") == STATUS_OFF or (
-            ac is not None and ac.number() is None
-        )
+        try:
+            ac_nan = ac is not None and ac.number() is None
+        except SpeedwireError:
+            ac_nan = False
+        asleep = fields.get("device_status_code") == STATUS_OFF or ac_nan
         if asleep and not self._asleep:
             self._log.info(
                 "inverter asleep",
@@ -203,24 +217,3 @@ class SmaSource:
             self._client.close()
             self._client = None
         self._device = None
-
-
-def reading_summary(reading: Reading) -> dict[str, Any]:
-    """The headline values of an SMA reading for its log line (all three SMA kinds)."""
-    f = reading.fields
-    summary: dict[str, Any] = {
-        "time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "duration_ms": f.get("response_duration"),
-        "status": f.get("device_status"),
-        "ac_w": f.get("ac_power"),
-        "dc_w": f.get("dc_power"),
-        "today_wh": f.get("energy_today"),
-        "soc_pct": f.get("bat_fuel_charge"),
-        "house_w": f.get("house_power"),
-    }
-    plus, minus = f.get("grid_power_plus"), f.get("grid_power_minus")
-    if isinstance(plus, int) and isinstance(minus, int):
-        summary["grid_w"] = plus - minus
-    if reading.tags:
-        summary["serial"] = reading.tags.get("serial")
-    return {key: value for key, value in summary.items() if value is not None}

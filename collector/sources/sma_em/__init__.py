@@ -14,14 +14,16 @@ from collector.sources.sma_em.settings import SmaEmSettings
 
 
 def build(configs: list[InstanceConfig]) -> list[Instance]:
-    from collector.sources.sma_em.source import Hub, MeterSource
+    from collector.sources.sma_em.source import MeterSocket, MeterSource
 
-    hubs: dict[int, Hub] = {}  # instances on one port share its socket
+    sockets: dict[int, MeterSocket] = {}  # instances on one port share its socket
     instances: list[Instance] = []
     for config in configs:
         assert isinstance(config.settings, SmaEmSettings)
-        hub = hubs.setdefault(config.settings.port, Hub(config.settings))
-        instances.append(MeterSource(config.name, config.settings, hub))
+        port = config.settings.port
+        if port not in sockets:
+            sockets[port] = MeterSocket(config.settings)
+        instances.append(MeterSource(config.name, config.settings, sockets[port]))
     return instances
 
 

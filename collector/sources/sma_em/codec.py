@@ -16,16 +16,25 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from collector.errors import CodecError
-from collector.sources.sma.codec import CLIENT_SUSY
+from collector.sources.sma.codec import decode_inverter
 from collector.sources.sma.frame import (
     PROTOCOL_INVERTER,
     PROTOCOL_METER,
     TAG_DATA2,
     SpeedwireError,
+    decode_meter,
     split_tags,
 )
 
-METER_SUSYS = {270: "Energy Meter 1.0", 349: "Energy Meter 2.0", 372: "Sunny Home Manager 2.0"}
+# The models by SUSyID (libspeedwire's list; 501 from Home Managers 2.0 with firmware 2.14.13.R
+# and 2.15.6.R, 502 from SMA's EMETER-20). A SUSyID not here is a meter all the same.
+METER_MODELS = {
+    270: "Energy Meter 1.0",
+    349: "Energy Meter 2.0",
+    372: "Sunny Home Manager 2.0",
+    501: "Sunny Home Manager 2.0",
+    502: "EMETER-20",
+}
 VERSION_CHANNEL = 144
 PROTOCOL_EXTENDED = 0x6081  # SHM 2.0 to an SMA EV Charger
 
@@ -71,11 +80,10 @@ class Drop(StrEnum):
 
     NOT_SPEEDWIRE = "not a Speedwire datagram"
     MALFORMED = "truncated or wrong length"
-    INVERTER = "an inverter's reply (protocol 0x6065)"
-    OWN = "a Speedwire request to inverters (ours, or another client's)"
+    REPLY = "an inverter's reply (protocol 0x6065)"
+    REQUEST = "a Speedwire request to inverters (ours, another client's or a Home Manager's)"
     EXTENDED = "protocol 0x6081 (Home Manager to EV charger)"
     OTHER_PROTOCOL = "another protocol"
-    NOT_A_METER = "0x6069 from a device that is no meter"
     DUPLICATE = "the same datagram again"
 
 
@@ -107,7 +115,13 @@ class MeterDatagram:
 
 
 def decode_datagram(data: bytes) -> MeterDatagram:
-    """A meter's datagram; Dropped (with the reason) for anything else. Never another error."""
+    """A meter's datagram; Dropped (with the reason) for anything else. Never another error.
+
+    Every 0x6069 datagram whose records decode is a meter reading, whatever its SUSyID: the
+    SUSyID names the model (`METER_MODELS`), it is no filter. A 0x6065 datagram is told a request
+    or a reply by its command (a reply's has the low bit set), not by who sent it: a Home
+    Manager asks inverters too.
+    """
     if data[:4] != b"SMA\x00":
         raise Dropped(Drop.NOT_SPEEDWIRE, f"starts with {data[:4].hex() or 'nothing'}")
     try:
@@ -119,19 +133,29 @@ def decode_datagram(data: bytes) -> MeterDatagram:
         raise Dropped(Drop.OTHER_PROTOCOL, "no data2 tag")
     protocol = struct.unpack_from(">H", data2)[0]
     if protocol == PROTOCOL_INVERTER:
-        source_susy = struct.unpack_from("<H", data2, 12)[0] if len(data2) >= 14 else None
-        raise Dropped(Drop.OWN if source_susy == CLIENT_SUSY else Drop.INVERTER)
+        try:
+            inverter = decode_inverter(data2)
+        except SpeedwireError as exc:
+            raise Dropped(Drop.MALFORMED, str(exc)) from None
+        raise Dropped(Drop.REPLY if inverter.is_reply else Drop.REQUEST, f"from {inverter.source}")
     if protocol == PROTOCOL_EXTENDED:
         raise Dropped(Drop.EXTENDED)
     if protocol != PROTOCOL_METER:
         raise Dropped(Drop.OTHER_PROTOCOL, f"0x{protocol:04x}")
-    if len(data2) < 12:
-        raise Dropped(Drop.MALFORMED, f"0x6069 header of {len(data2)} bytes")
-    susy, serial, ticker = struct.unpack_from(">HII", data2, 2)
-    if susy not in METER_SUSYS:
-        raise Dropped(Drop.NOT_A_METER, f"SUSyID {susy}")
-    actual, counters, version, skipped = decode_records(data2[12:])
-    return MeterDatagram(susy, serial, ticker, actual, counters, version, skipped)
+    try:
+        packet = decode_meter(data2)
+    except SpeedwireError as exc:
+        raise Dropped(Drop.MALFORMED, str(exc)) from None
+    actual, counters, version, skipped = decode_records(packet.obis)
+    source = packet.source
+    return MeterDatagram(
+        source.susy, source.serial, packet.ticker_ms, actual, counters, version, skipped
+    )
+
+
+def model_of(susy: int) -> str | None:
+    """The meter model a SUSyID names; None for one not known (yet)."""
+    return METER_MODELS.get(susy)
 
 
 def decode_records(records: bytes) -> tuple[dict[int, int], dict[int, int], str | None, int]:

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
-from collector.reading import Aggregation, FieldSpec, catalogue
+from collector.reading import Aggregation, FieldSpec, Negative, catalogue
 
 PHASES = (1, 2, 3)
 
 FIELDS = catalogue(
     [
-        FieldSpec("grid_power_plus", int, "W", "power imported from the grid"),
-        FieldSpec("grid_power_minus", int, "W", "power exported to the grid (positive number)"),
+        FieldSpec(
+            "grid_power_plus", int, "W", "power imported from the grid", negative=Negative.INVALID
+        ),
+        FieldSpec(
+            "grid_power_minus",
+            int,
+            "W",
+            "power exported to the grid (positive number)",
+            negative=Negative.INVALID,
+        ),
         *(
-            FieldSpec(f"grid_power_plus_l{n}", int, "W", f"power imported on phase L{n}")
+            FieldSpec(
+                f"grid_power_plus_l{n}",
+                int,
+                "W",
+                f"power imported on phase L{n}",
+                negative=Negative.INVALID,
+            )
             for n in PHASES
         ),
         *(
             FieldSpec(
-                f"grid_power_minus_l{n}", int, "W", f"power exported on phase L{n} (positive)"
+                f"grid_power_minus_l{n}",
+                int,
+                "W",
+                f"power exported on phase L{n} (positive)",
+                negative=Negative.INVALID,
             )
             for n in PHASES
         ),

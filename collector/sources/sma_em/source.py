@@ -1,7 +1,7 @@
 """SMA Energy Meters heard on UDP: one socket per port, one reading per interval and meter.
 
 A pushed kind (see collector.sources): the meters send, the instance listens. Instances on the
-same port share one socket (`Hub`), which decodes each datagram once, drops what is no meter
+same port share one socket (`MeterSocket`), which decodes each datagram once, drops what is no meter
 reading (each reason counted, the first of each logged) and the same datagram heard twice, and
 hands the rest to every instance; an instance keeps the meters it wants and averages them.
 """
@@ -23,23 +23,23 @@ from typing import Any
 from collector.logging import get_logger
 from collector.reading import FieldValue, Reading
 from collector.sources import Emit, InstanceStatus
-from collector.sources.senec.normalise import round1, round_int
 from collector.sources.sma_em.codec import (
     CURRENT,
     EXPORT,
     FREQUENCY,
     IMPORT,
-    METER_SUSYS,
     POWER_FACTOR,
     VOLTAGE,
     Drop,
     Dropped,
     MeterDatagram,
     decode_datagram,
+    model_of,
     phase,
 )
 from collector.sources.sma_em.fields import PHASES
 from collector.sources.sma_em.settings import SmaEmSettings
+from collector.values import round1, round_int
 
 SILENCE_HINT = (
     "the meter sends to the multicast group 239.12.255.254:9522 (or, with direct meter "
@@ -47,6 +47,7 @@ SILENCE_HINT = (
     "managed switches must not swallow multicast (IGMP snooping), and in Docker use "
     "network_mode: host or the meter's unicast to the host with 9522/udp published"
 )
+UNKNOWN_MODEL = "a SUSyID not known yet: read as a meter all the same"
 RECENT = 256  # datagrams remembered to recognise one heard twice
 
 # field -> OBIS index of the actual value it averages, and its rounding
@@ -95,7 +96,7 @@ class Window:
         return fields
 
 
-class Hub:
+class MeterSocket:
     """One UDP socket (per port) shared by the instances listening on it."""
 
     def __init__(self, settings: SmaEmSettings) -> None:
@@ -107,25 +108,33 @@ class Hub:
         self._recent: OrderedDict[tuple[int, int], None] = OrderedDict()
         self._transport: asyncio.DatagramTransport | None = None
         self.ready = asyncio.Event()  # set once the socket listens
-        self._users = 0
+        self._opening = asyncio.Lock()
         self._log = get_logger(source="sma-em")
 
     async def open(self, listener: MeterSource) -> None:
-        if listener not in self.listeners:
-            self.listeners.append(listener)
-        if self._transport is not None:
-            self._users += 1
-            return
-        loop = asyncio.get_running_loop()
-        sock = meter_socket(self.port, self.group, self.interface, self._log)
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), sock=sock)
-        self._transport = transport
-        self._users += 1
-        self.ready.set()
+        """Listen for `listener`; the first to come opens the socket, and instances that come
+        while it is being opened wait for it (one socket per port, whatever the timing)."""
+        async with self._opening:
+            if self._transport is None:
+                loop = asyncio.get_running_loop()
+                sock = meter_socket(self.port, self.group, self.interface, self._log)
+                try:
+                    transport, _ = await loop.create_datagram_endpoint(
+                        lambda: _Protocol(self), sock=sock
+                    )
+                except BaseException:
+                    sock.close()
+                    raise
+                self._transport = transport
+                self.ready.set()
+            if listener not in self.listeners:
+                self.listeners.append(listener)
 
-    def close(self) -> None:
-        self._users -= 1
-        if self._users <= 0 and self._transport is not None:
+    def close(self, listener: MeterSource) -> None:
+        """`listener` no longer listens; the last one closes the socket."""
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+        if not self.listeners and self._transport is not None:
             self._transport.close()
             self._transport = None
             self.ready.clear()
@@ -164,6 +173,15 @@ def meter_socket(port: int, group: str, interface: str, log: Any) -> socket.sock
     (SO_REUSEADDR, SO_REUSEPORT), in the multicast group unless `group` is "none"; a group that
     cannot be joined is one warning, and unicast still arrives."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+    try:
+        _prepare(sock, port, group, interface, log)
+    except BaseException:
+        sock.close()  # a port taken, no permission: the socket is not left open
+        raise
+    return sock
+
+
+def _prepare(sock: socket.socket, port: int, group: str, interface: str, log: Any) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if hasattr(socket, "SO_REUSEPORT"):  # other listeners on this host keep working
         with contextlib.suppress(OSError):
@@ -184,11 +202,10 @@ def meter_socket(port: int, group: str, interface: str, log: Any) -> socket.sock
                 "SMA_EM_INTERFACE to the address of the network the meter is in",
             )
     sock.setblocking(False)
-    return sock
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: MeterSocket) -> None:
         self.hub = hub
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
@@ -198,7 +215,7 @@ class _Protocol(asyncio.DatagramProtocol):
 class MeterSource:
     """An Instance: the meters it wants, averaged per interval, one reading per meter."""
 
-    def __init__(self, name: str, settings: SmaEmSettings, hub: Hub) -> None:
+    def __init__(self, name: str, settings: SmaEmSettings, hub: MeterSocket) -> None:
         self.name = name
         self.device = ""
         self.settings = settings
@@ -211,6 +228,7 @@ class MeterSource:
         self.counters: dict[tuple[int, str], int] = {}  # (meter, field) -> last written value
         self._backwards: set[tuple[int, str]] = set()
         self._log = get_logger(source=name)
+        self.wall: Callable[[], float] = time.time  # the wall clock, for the readings' time
 
     @property
     def interval(self) -> float:
@@ -230,12 +248,14 @@ class MeterSource:
             return
         if serial not in self.heard:
             self.heard[serial] = datagram
+            model = model_of(datagram.susy)
             self._log.info(
                 "meter heard",
                 serial=serial,
-                model=METER_SUSYS.get(datagram.susy, str(datagram.susy)),
+                model=model or "unknown",
                 susy=datagram.susy,
                 version=datagram.version,
+                **({} if model else {"note": UNKNOWN_MODEL}),
             )
         self.windows.setdefault(serial, Window()).add(datagram)
 
@@ -250,23 +270,29 @@ class MeterSource:
             self.status.changed()
             return
         try:
-            # The first window is a whole interval at least (see collector.sources).
-            end = (math.floor(time.time() / self.interval) + 2) * self.interval
+            # Windows are waited for on the monotonic clock (a step of the wall clock, an NTP
+            # correction on a Pi without a real-time clock, neither stalls nor hurries them);
+            # each is labelled with the wall clock's interval boundary it closes at. The first
+            # window is a whole interval at least (see collector.sources).
+            interval = self.interval
+            wall = self.wall()
+            deadline = time.monotonic() + (math.floor(wall / interval) + 2) * interval - wall
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, end - time.time()))
+                    await asyncio.wait_for(stop.wait(), max(0.0, deadline - time.monotonic()))
                 if stop.is_set():
                     return
                 windows, self.windows = self.windows, {}
-                self._close_window(windows, end, emit)
-                end = (math.floor(time.time() / self.interval) + 1) * self.interval
+                self._close_window(windows, round(self.wall() / interval) * interval, emit)
+                deadline += interval
+                if deadline <= time.monotonic():  # the loop was held up: skip, not catch up
+                    deadline = time.monotonic() + interval
         finally:
-            self.hub.close()
+            self.hub.close(self)
 
     def _close_window(self, windows: dict[int, Window], end: float, emit: Emit) -> None:
         moment = datetime.fromtimestamp(int(end), UTC)
         expected = self.wanted or set(self.heard) or {0}  # {0}: no meter heard yet at all
-        several = len(self.wanted) > 1 or (not self.wanted and len(self.heard) > 1)
         for serial in sorted(expected):
             window = windows.get(serial)
             if window is None or window.samples == 0:
@@ -275,7 +301,7 @@ class MeterSource:
             self._back(serial, end)
             fields = window.fields()
             self._check_counters(serial, fields)
-            tags = {"serial": str(serial)} if several else {}
+            tags = {"serial": str(serial)}  # always: a series keeps its tags (sma_common)
             reading = Reading(moment, self.settings.measurement, fields, tags)
             emit(reading, functools.partial(self._collected, reading))
 

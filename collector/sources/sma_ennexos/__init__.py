@@ -19,7 +19,7 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
     instances: list[Instance] = []
     for config in configs:
         assert isinstance(config.settings, SmaEnnexosSettings)
-        source = SmaEnnexosSource(config.settings, config.name, tag_serial=config.shared)
+        source = SmaEnnexosSource(config.settings, config.name)
         instances.append(PollLoop(config.name, source, max_backoff=300.0))
     return instances
 

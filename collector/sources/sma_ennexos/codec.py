@@ -19,7 +19,7 @@ from typing import Any
 from collector.errors import CodecError, excerpt
 from collector.reading import FieldValue
 from collector.sources.sma.fields import MAX_STRINGS, add_derived
-from collector.sources.sma.registers import STATUS_OK, RegisterRole, status_name
+from collector.sources.sma.registers import STATUS_OK, RegisterRole, field_value, status_name
 
 SELF = "IGULD:SELF"  # the component id of the device that answers
 
@@ -32,10 +32,10 @@ class Channel:
 
 
 CHANNELS: dict[str, Channel] = {
-    "Measurement.GridMs.TotW": Channel("ac_power", RegisterRole.POWER),
-    "Measurement.GridMs.W.phsA": Channel("ac_power_l1", RegisterRole.POWER),
-    "Measurement.GridMs.W.phsB": Channel("ac_power_l2", RegisterRole.POWER),
-    "Measurement.GridMs.W.phsC": Channel("ac_power_l3", RegisterRole.POWER),
+    "Measurement.GridMs.TotW": Channel("ac_power", RegisterRole.PV_POWER),
+    "Measurement.GridMs.W.phsA": Channel("ac_power_l1", RegisterRole.PV_POWER),
+    "Measurement.GridMs.W.phsB": Channel("ac_power_l2", RegisterRole.PV_POWER),
+    "Measurement.GridMs.W.phsC": Channel("ac_power_l3", RegisterRole.PV_POWER),
     "Measurement.GridMs.PhV.phsA": Channel("ac_voltage_l1", RegisterRole.MEASURE),
     "Measurement.GridMs.PhV.phsB": Channel("ac_voltage_l2", RegisterRole.MEASURE),
     "Measurement.GridMs.PhV.phsC": Channel("ac_voltage_l3", RegisterRole.MEASURE),
@@ -43,7 +43,7 @@ CHANNELS: dict[str, Channel] = {
     "Measurement.GridMs.A.phsB": Channel("ac_current_l2", RegisterRole.MEASURE),
     "Measurement.GridMs.A.phsC": Channel("ac_current_l3", RegisterRole.MEASURE),
     "Measurement.GridMs.Hz": Channel("grid_frequency", RegisterRole.MEASURE),
-    "Measurement.DcMs.Watt[]": Channel("mpp{n}_power", RegisterRole.POWER, array=True),
+    "Measurement.DcMs.Watt[]": Channel("mpp{n}_power", RegisterRole.PV_POWER, array=True),
     "Measurement.DcMs.Vol[]": Channel("mpp{n}_voltage", RegisterRole.MEASURE, array=True),
     "Measurement.DcMs.Amp[]": Channel("mpp{n}_current", RegisterRole.MEASURE, array=True),
     "Measurement.Metering.TotWhOut": Channel("energy_total", RegisterRole.COUNTER),
@@ -111,8 +111,6 @@ def fields_from(channels: Mapping[str, list[Any]]) -> dict[str, FieldValue]:
                 _put(fields, channel.field.format(n=index + 1), channel, value)
         elif values:
             _put(fields, channel.field, channel, values[0])
-    if "ac_power" not in fields and "Measurement.GridMs.TotW" in channels:
-        fields["ac_power"] = 0  # listed without a value: the device answers, it feeds nothing
     add_derived(fields)
     return fields
 
@@ -128,18 +126,13 @@ def number(value: Any) -> float | None:
 
 def _put(fields: dict[str, FieldValue], name: str, channel: Channel, raw: Any) -> None:
     value = number(raw)
-    if value is None:
-        return
     if channel.role is RegisterRole.STATUS:
-        code = int(value)
-        if value == code and 0 <= code < 2**32:
+        code = int(value) if value is not None else None
+        if code is not None and value == code and 0 <= code < 2**32:
             fields[name] = status_name(code)
             fields[f"{name}_code"] = code
             fields[f"{name}_ok"] = code in STATUS_OK[name]
-    elif channel.role is RegisterRole.POWER:
-        fields[name] = max(0, round(value))  # a standby draw is not feeding out
-    elif channel.role is RegisterRole.COUNTER:
-        if value > 0:  # a 0 would look like a counter reset
-            fields[name] = round(value)
-    else:
-        fields[name] = round(value, 3) or 0.0  # (no -0.0)
+        return
+    converted = field_value(channel.role, value)
+    if converted is not None:
+        fields[name] = converted

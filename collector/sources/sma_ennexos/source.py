@@ -16,7 +16,7 @@ import httpx
 from collector.errors import DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources.sma.source import InverterSilent, reading_summary
+from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
 from collector.sources.sma_ennexos.client import EnnexosClient
 from collector.sources.sma_ennexos.codec import SELF, AnswerError, channels_of, fields_from
 from collector.sources.sma_ennexos.settings import SmaEnnexosSettings
@@ -34,13 +34,12 @@ class SmaEnnexosSource:
         settings: SmaEnnexosSettings,
         name: str = "sma-ennexos",
         *,
-        tag_serial: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.interval = settings.interval
         self.timeout = settings.effective_timeout
-        self._tag_serial = tag_serial
+        self._serial = SerialTag(name)
         self.client = EnnexosClient(
             settings.url,
             settings.username,
@@ -81,8 +80,7 @@ class SmaEnnexosSource:
                 "(Measurement.GridMs.TotW): not an inverter?"
             )
         fields["response_duration"] = round((time.monotonic() - started) * 1000)
-        tags = {"serial": self.serial} if self._tag_serial and self.serial else {}
-        return Reading(now, self.settings.measurement, fields, tags)
+        return Reading(now, self.settings.measurement, fields, self._serial.tags(self.serial))
 
     async def _describe(self) -> None:
         try:

@@ -19,7 +19,7 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
     instances: list[Instance] = []
     for config in configs:
         assert isinstance(config.settings, SmaWebConnectSettings)
-        source = SmaWebConnectSource(config.settings, config.name, tag_serial=config.shared)
+        source = SmaWebConnectSource(config.settings, config.name)
         # a full session table is waited out in minutes (SessionsFull.retry_after)
         instances.append(PollLoop(config.name, source, max_backoff=300.0))
     return instances

@@ -15,7 +15,6 @@ A status value is a list of tags, `[{"tag": 307}]`. `null` means the device has 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +27,7 @@ from collector.sources.sma.registers import (
     STATUS_OK,
     Register,
     RegisterRole,
+    field_value,
     status_name,
 )
 
@@ -42,7 +42,6 @@ EXTRA: dict[int, Register] = {
         Register(0x00543100, "house_power", RegisterRole.POWER),
     )
 }
-ALWAYS_THERE = {0x00263F00}  # AC power: null from a device that answers means 0 W
 
 
 class ReplyError(CodecError):
@@ -98,11 +97,6 @@ def values_of(entry: Any) -> list[Any]:
     return []
 
 
-def _string_number(item: Mapping[str, Any]) -> int:
-    number = item.get("str")
-    return number if isinstance(number, int) else 0
-
-
 def fields_from(entries: Mapping[str, Any]) -> dict[str, FieldValue]:
     """The entries of one reply → fields with the Speedwire kind's names, units and types."""
     fields: dict[str, FieldValue] = {}
@@ -135,19 +129,11 @@ def _put(
             fields[f"{name}_code"] = code
             fields[f"{name}_ok"] = code in STATUS_OK[name]
         return
-    if value is None and lri in ALWAYS_THERE:
-        value = 0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return  # null (no value now), or not a number: the field is left out
-    if not math.isfinite(value) or abs(value) >= 2**53:
-        return  # not a reading (SMA's raw values are 32-bit)
-    if register.role is RegisterRole.POWER:
-        fields[name] = max(0, int(value))  # a standby draw (-10 W) is not feeding out
-    elif register.role is RegisterRole.COUNTER:
-        if value > 0:  # a 0 would look like a counter reset
-            fields[name] = int(value)
-    else:
-        fields[name] = round(value / register.divisor, 3) or 0.0  # (no -0.0)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return  # not a number: the field is left out
+    converted = field_value(register.role, value, register.divisor)
+    if converted is not None:
+        fields[name] = converted
 
 
 def tag_of(value: Any) -> int | None:

@@ -4,7 +4,7 @@ Names it shares with other kinds mean the same there."""
 
 from __future__ import annotations
 
-from collector.reading import FieldSpec, catalogue
+from collector.reading import FieldSpec, Negative, catalogue
 from collector.sources.sma.fields import FIELDS as SPEEDWIRE
 from collector.sources.sma_em.fields import FIELDS as METER
 
@@ -13,7 +13,7 @@ FIELDS = catalogue(
         *(spec for name, spec in SPEEDWIRE.items() if name != "response_duration"),
         METER["grid_energy_plus"],
         METER["grid_energy_minus"],
-        FieldSpec("house_power", int, "W", "house consumption"),
+        FieldSpec("house_power", int, "W", "house consumption", negative=Negative.INVALID),
         SPEEDWIRE["response_duration"],
     ]
 )

@@ -20,7 +20,7 @@ from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.sma.codec import version_text
 from collector.sources.sma.registers import DEVICE_CLASSES, REGISTERS
-from collector.sources.sma.source import InverterSilent, reading_summary
+from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
 from collector.sources.sma_webconnect.client import WebConnectClient
 from collector.sources.sma_webconnect.codec import (
     EXTRA,
@@ -48,13 +48,12 @@ class SmaWebConnectSource:
         settings: SmaWebConnectSettings,
         name: str = "sma-webconnect",
         *,
-        tag_serial: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self.interval = settings.interval
         self.timeout = settings.effective_timeout
-        self._tag_serial = tag_serial
+        self._serial = SerialTag(name)
         self.client = WebConnectClient(
             settings.url,
             settings.password.get_secret_value(),
@@ -91,8 +90,7 @@ class SmaWebConnectSource:
         if "ac_power" not in fields:
             raise ProtocolError("the inverter's answer has no AC power")
         fields["response_duration"] = round((time.monotonic() - started) * 1000)
-        tags = {"serial": self.serial} if self._tag_serial and self.serial else {}
-        return Reading(now, self.settings.measurement, fields, tags)
+        return Reading(now, self.settings.measurement, fields, self._serial.tags(self.serial))
 
     async def _learn(self) -> None:
         """Which of our keys this inverter has, and what it is (once; its log line)."""
