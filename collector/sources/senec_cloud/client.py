@@ -237,7 +237,7 @@ class SenecCloudClient:
             raise
         self._login_failures = 0
         self.logins += 1
-        self._log.info("senec login", user=self.settings.username, logins=self.logins)
+        self._log.info("senec login", user=masked(self.settings.username), logins=self.logins)
         return self._keep(tokens)
 
     async def _login(self) -> codec.Tokens:
@@ -449,6 +449,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return min(max(float(value), 0.0), 3600.0)
     except ValueError:
         return None
+
+
+def masked(user: str) -> str:
+    """A user name (an e-mail address) as the log shows it: `j***@example.com`."""
+    name, at, domain = user.partition("@")
+    return f"{name[:1]}***{at}{domain}"
 
 
 def _host(url: str) -> str:

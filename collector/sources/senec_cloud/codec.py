@@ -325,7 +325,10 @@ def dashboard_fields(
     consumption = _number(now, "powerConsumptionInW")
     if consumption is None:
         problems.append("currently.powerConsumptionInW missing or not a number")
-    else:  # SENEC's consumption includes the wallbox
+    elif wallboxes is not None and wallbox_power is None:
+        # SENEC's consumption includes the wallbox: without its power the house's is unknown
+        problems.append("house_power left out: the wallbox's power is missing")
+    else:
         fields["house_power"] = max(round_int(consumption) - (wallbox_power or 0), 0)
     if details is not None:
         fields.update(_details_fields(details, problems))

@@ -14,7 +14,7 @@ from collector.errors import AuthError, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.senec.source import headline
-from collector.sources.senec_cloud.client import Forbidden, SenecCloudClient
+from collector.sources.senec_cloud.client import Forbidden, SenecCloudClient, masked
 from collector.sources.senec_cloud.codec import dashboard_fields, timestamp_of
 from collector.sources.senec_cloud.fields import FIELDS
 from collector.sources.senec_cloud.settings import SenecCloudSettings
@@ -78,7 +78,7 @@ class SenecCloudSource:
 
     def describe(self) -> str:
         mode = self.settings.request_mode
-        return f"SENEC cloud, account {self.settings.username}, {mode} mode"
+        return f"SENEC cloud, account {masked(self.settings.username)}, {mode} mode"
 
     def summary(self, reading: Reading) -> dict[str, Any]:
         return headline(reading, len(self.fields)) | {"system": self._system_id}

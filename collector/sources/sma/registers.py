@@ -74,9 +74,9 @@ REGISTERS: dict[int, Register] = {
     r.lri: r
     for r in (
         Register(0x00263F00, "ac_power", RegisterRole.PV_POWER),
-        Register(0x00464000, "ac_power_l1", RegisterRole.PV_POWER),
-        Register(0x00464100, "ac_power_l2", RegisterRole.PV_POWER),
-        Register(0x00464200, "ac_power_l3", RegisterRole.PV_POWER),
+        Register(0x00464000, "ac_power_l1", RegisterRole.POWER),
+        Register(0x00464100, "ac_power_l2", RegisterRole.POWER),
+        Register(0x00464200, "ac_power_l3", RegisterRole.POWER),
         Register(0x00464800, "ac_voltage_l1", RegisterRole.MEASURE, 100),
         Register(0x00464900, "ac_voltage_l2", RegisterRole.MEASURE, 100),
         Register(0x00464A00, "ac_voltage_l3", RegisterRole.MEASURE, 100),

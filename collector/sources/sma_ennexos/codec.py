@@ -33,9 +33,9 @@ class Channel:
 
 CHANNELS: dict[str, Channel] = {
     "Measurement.GridMs.TotW": Channel("ac_power", RegisterRole.PV_POWER),
-    "Measurement.GridMs.W.phsA": Channel("ac_power_l1", RegisterRole.PV_POWER),
-    "Measurement.GridMs.W.phsB": Channel("ac_power_l2", RegisterRole.PV_POWER),
-    "Measurement.GridMs.W.phsC": Channel("ac_power_l3", RegisterRole.PV_POWER),
+    "Measurement.GridMs.W.phsA": Channel("ac_power_l1", RegisterRole.POWER),
+    "Measurement.GridMs.W.phsB": Channel("ac_power_l2", RegisterRole.POWER),
+    "Measurement.GridMs.W.phsC": Channel("ac_power_l3", RegisterRole.POWER),
     "Measurement.GridMs.PhV.phsA": Channel("ac_voltage_l1", RegisterRole.MEASURE),
     "Measurement.GridMs.PhV.phsB": Channel("ac_voltage_l2", RegisterRole.MEASURE),
     "Measurement.GridMs.PhV.phsC": Channel("ac_voltage_l3", RegisterRole.MEASURE),
