@@ -351,12 +351,13 @@ def field_table(kind: SourceKind) -> str:
 def _healthcheck() -> int:
     from collector.health import check_health
 
-    problems = check_health(data_dir_setting())
+    notes: list[str] = []
+    problems = check_health(data_dir_setting(), notes=notes)
     if problems:
         for problem in problems:
             print(f"unhealthy: {problem}", file=sys.stderr)
         return 1
-    print("healthy")
+    print(f"healthy ({'; '.join(notes)})" if notes else "healthy")
     return 0
 
 

@@ -240,6 +240,7 @@ async def run_daemon(config: Config) -> int:
                         item.instance.interval,
                         item.instance.status.last_reading_at,
                         item.instance.status.stopped,
+                        item.instance.status.asleep_since,
                     )
                     for item in instances
                 ],

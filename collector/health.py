@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 HEALTH_FILE = "health.json"
 STALE_INTERVALS = 6
 STALE_MINIMUM = 60.0
+ASLEEP_AT_MOST = 24 * 3600.0  # a device silent for longer is not asleep: unhealthy
 STALE_HEARTBEATS = 6
 
 
@@ -36,6 +37,7 @@ class SourceHealth(NamedTuple):
     interval: float
     last_reading: float | None
     stopped: str | None = None
+    asleep_since: float | None = None  # wall clock: the device sleeps (an inverter at night)
 
 
 class QueueHealth(NamedTuple):
@@ -101,6 +103,7 @@ def write_health(
                 "interval": s.interval,
                 "last_reading": s.last_reading,
                 "stopped": s.stopped,
+                "asleep_since": s.asleep_since,
             }
             for s in sources
         ],
@@ -154,8 +157,11 @@ def _newest_document(data_dir: Path) -> tuple[Path, dict[str, Any]] | str:
     return path, document
 
 
-def check_health(data_dir: Path, now: float | None = None) -> list[str]:
-    """Problems found; an empty list means healthy."""
+def check_health(
+    data_dir: Path, now: float | None = None, notes: list[str] | None = None
+) -> list[str]:
+    """Problems found; an empty list means healthy. `notes` gets why a silent source is healthy
+    all the same (`sma: asleep since 17:42`)."""
     now = time.time() if now is None else now
     newest = _newest_document(data_dir)
     if isinstance(newest, str):
@@ -178,6 +184,12 @@ def check_health(data_dir: Path, now: float | None = None) -> list[str]:
         limit = max(STALE_INTERVALS * float(source["interval"]), STALE_MINIMUM)
         last = source.get("last_reading")
         since = now - float(last if last is not None else started)
+        asleep = source.get("asleep_since")
+        if since > limit and asleep is not None and now - float(asleep) <= ASLEEP_AT_MOST:
+            if notes is not None:
+                clock = time.strftime("%H:%M", time.localtime(float(asleep)))
+                notes.append(f"{source['name']}: asleep since {clock}")
+            continue
         if since > limit:
             what = "no reading yet" if last is None else "no reading"
             problems.append(f"{source['name']}: {what} for {since:.0f} s (limit {limit:.0f} s)")

@@ -168,6 +168,8 @@ class PollLoop:
     def _failed(self, exc: SourceError, *, quiet: bool = False) -> None:
         self._missed += 1
         self._retry_after = exc.retry_after
+        if exc.asleep and self.status.asleep_since is None:
+            self.status.asleep_since = time.time()
         if exc.asleep and self.backoff_level < BACKOFF_AFTER - 1:
             # A device that sleeps (an inverter at night): one line, and back off at once, by
             # skipping to the level just below BACKOFF_AFTER (the += 1 below reaches it).
@@ -211,3 +213,4 @@ class PollLoop:
         self.backoff_level = 0
         self._missed = 0
         self._down_since = None
+        self.status.asleep_since = None

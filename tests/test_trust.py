@@ -245,3 +245,38 @@ def test_the_user_name_is_masked() -> None:
 
     assert masked("jane.doe@example.com") == "j***@example.com"
     assert masked("jane") == "j***"
+
+
+# --- 11. healthy at night ----------------------------------------------------------------------
+
+
+def test_a_sleeping_inverter_is_healthy_for_a_day_with_the_reason(tmp_path: Any) -> None:
+    import time
+
+    from collector.health import QueueHealth, SourceHealth, check_health, write_health
+
+    now = time.time()
+    queue = QueueHealth(0, True, None, None, None)
+
+    def check(asleep_since: float | None) -> tuple[list[str], list[str]]:
+        sleeping = SourceHealth("sma", 5.0, now - 3 * 3600, None, asleep_since)
+        write_health(tmp_path, now - 4 * 3600, [sleeping], queue, 600.0, 10.0)
+        notes: list[str] = []
+        return check_health(tmp_path, now, notes), notes
+
+    # before: "sma: no reading for 10800 s (limit 60 s)" every evening
+    problems, notes = check(now - 3 * 3600)
+    assert problems == []
+    assert notes == [f"sma: asleep since {time.strftime('%H:%M', time.localtime(now - 10800))}"]
+    problems, _ = check(now - 25 * 3600)  # asleep for longer than a day: not asleep
+    assert [problem.split(":")[0] for problem in problems] == ["sma"]
+    problems, _ = check(None)  # silent, and not asleep
+    assert len(problems) == 1
+
+
+def test_the_poll_loop_says_when_its_device_sleeps() -> None:
+    from collector.sources.sma_common import InverterSilent
+    from tests.test_loop import run_script
+
+    loop, _, _ = run_script([InverterSilent("no answer (asleep)")])
+    assert loop.status.asleep_since is None  # it answered again: awake

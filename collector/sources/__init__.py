@@ -49,6 +49,7 @@ class InstanceStatus:
     polls: int = 0  # polls made, and the seconds they took together (the self-report's mean)
     poll_seconds: float = 0.0
     stopped: str | None = None  # why it stopped for good (it is not asked again)
+    asleep_since: float | None = None  # wall clock: silent as it is expected to be (at night)
     listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def changed(self) -> None:
