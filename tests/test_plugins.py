@@ -141,7 +141,12 @@ tags = {{ side = "east" }}
     stops = collector.named("source stopped")
     assert [e["source"] for e in stops] == ["garage"]  # one line, for that instance only
     assert [e for e in collector.named("poll failed") if e.get("source") == "garage"] == []
-    sma_series = series_by_tags(influxdb1, database, "SMA")
+    # every SMA point carries its inverter's serial (issue 19.3), beside the instance's tags
+    sma_series = {
+        ",".join(tag for tag in key.split(",") if not tag.startswith("serial=")): value
+        for key, value in series_by_tags(influxdb1, database, "SMA").items()
+    }
+    assert all("serial=" in key for key in series_by_tags(influxdb1, database, "SMA"))
     assert set(sma_series) == {"side=south", "side=east"}
     assert sma_series["side=south"] == seconds_of(readings("roof"))
     assert sma_series["side=east"] == seconds_of(readings("garage"))
