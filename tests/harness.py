@@ -189,3 +189,24 @@ def stop_leftover_collectors() -> None:
         collector = Collector.running.pop()
         if collector.process.poll() is None:
             collector.kill()
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(str(value))
+
+
+def toml_file(sources: list[dict[str, object]], tables: dict[str, dict[str, object]]) -> str:
+    lines = []
+    for source in sources:
+        lines.append("[[source]]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in source.items()]
+    for name, table in tables.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"

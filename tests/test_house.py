@@ -32,7 +32,7 @@ from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from collector.sources.senec_cloud.simulator import SenecCloudSimulator
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma_em.simulator import Meter, MeterSender
-from tests.harness import ROOT, Collector, run_collector, unique
+from tests.harness import ROOT, Collector, run_collector, toml_file, unique
 from tests.servers import InfluxDB1, free_port
 
 pytestmark = pytest.mark.servers
@@ -53,27 +53,6 @@ class House:
     inverter_a: str
     inverter_b: str
     config: Path
-
-
-def toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    return json.dumps(str(value))
-
-
-def toml_file(sources: list[dict[str, object]], tables: dict[str, dict[str, object]]) -> str:
-    lines = []
-    for source in sources:
-        lines.append("[[source]]")
-        lines += [f"{key} = {toml_value(value)}" for key, value in source.items()]
-    for name, table in tables.items():
-        lines.append(f"[{name}]")
-        lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
-    return "\n".join(lines) + "\n"
 
 
 def readings_of(

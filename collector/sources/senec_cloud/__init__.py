@@ -19,7 +19,9 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
     instances: list[Instance] = []
     for config in configs:
         assert isinstance(config.settings, SenecCloudSettings)
-        source = SenecCloudSource(config.settings, config.name, config.state_dir)
+        source = SenecCloudSource(
+            config.settings, config.name, config.state_dir, shared=config.shared
+        )
         # a cloud that fails is asked again after at most 15 minutes, not every minute
         instances.append(PollLoop(config.name, source, max_backoff=900.0))
     return instances
@@ -34,6 +36,7 @@ KIND = SourceKind(
     build=build,
     env_triggers=("username",),
     env_selector=("adapter", "cloud", False),
+    series_tag="system",
     simulator=KindCommand.lazy(
         "senec-cloud",
         "SENEC's login (Keycloak) and app API",

@@ -55,9 +55,12 @@ class SenecCloudSource:
         state_dir: Path | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Any = time.time,
+        shared: bool = False,
     ) -> None:
         self.settings = settings
         self.name = name
+        # another instance writes the same measurement and tags: tag the points with `system`
+        self.shared = shared
         self.interval = settings.interval
         self.timeout = settings.effective_timeout
         self.measurement = settings.measurement
@@ -123,7 +126,8 @@ class SenecCloudSource:
         self._report(problems)
         self._last_stamp = stamp
         wanted = {name: fields[name] for name in self.fields if name in fields}
-        return Reading(datetime.fromtimestamp(stamp, UTC), self.measurement, wanted)
+        tags = {"system": system.id} if self.shared else {}
+        return Reading(datetime.fromtimestamp(stamp, UTC), self.measurement, wanted, tags)
 
     async def _get(self, url: str, setting: str) -> Any:
         try:

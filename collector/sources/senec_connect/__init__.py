@@ -1,7 +1,8 @@
 """The `senec-connect` kind: SENEC.Connect, SENEC's official API (a subscription key).
 
 One request answers for every system of the account; each system with data becomes a point
-(tagged `system` when there are several). Registered in pyproject.toml under the
+(tagged `system` when there are several, or when another instance writes the same
+measurement and tags). Registered in pyproject.toml under the
 `collector.sources` entry points; importing this module is cheap (settings and catalogue).
 """
 
@@ -19,7 +20,7 @@ def build(configs: list[InstanceConfig]) -> list[Instance]:
     instances: list[Instance] = []
     for config in configs:
         assert isinstance(config.settings, SenecConnectSettings)
-        source = SenecConnectSource(config.settings, config.name)
+        source = SenecConnectSource(config.settings, config.name, shared=config.shared)
         instances.append(PollLoop(config.name, source, max_backoff=900.0))
     return instances
 

@@ -27,8 +27,11 @@ class SenecConnectSource:
         settings: SenecConnectSettings,
         name: str = "senec-connect",
         transport: httpx.AsyncBaseTransport | None = None,
+        shared: bool = False,
     ) -> None:
         self.settings = settings
+        # another instance writes the same measurement and tags: tag the points with `system`
+        self.shared = shared
         self.interval = settings.interval
         self.timeout = settings.effective_timeout
         self.measurement = settings.measurement
@@ -77,7 +80,7 @@ class SenecConnectSource:
                 )
             systems = chosen
         readings = []
-        several = len(systems) > 1
+        several = len(systems) > 1 or self.shared
         for system in systems:
             if not system.has_data:
                 if system.id not in self._silent:
