@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from collector import http
 from collector.config import InfluxSettings
 from collector.errors import SinkError
 
@@ -48,17 +49,6 @@ def reason_from_body(body: bytes | str | None) -> str:
     return text.strip()[:500]
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (only the delta-seconds form; dates are rare for databases)."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
 def error_for_status(
     status: int,
     reason: str,
@@ -98,7 +88,7 @@ def error_for_status(
     return SinkError(
         f"InfluxDB answered HTTP {status}{': ' + reason if reason else ''}",
         status=status,
-        retry_after=parse_retry_after(retry_after),
+        retry_after=http.retry_after(retry_after),
     )
 
 

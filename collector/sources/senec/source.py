@@ -7,7 +7,7 @@ verified against SENEC_CA_FILE.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import ssl
 import time
 from datetime import UTC, datetime
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from collector import __version__
+from collector import http
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
@@ -37,13 +37,11 @@ from collector.sources.senec.states import (
     StateTableNotFound,
     parse_language_file,
 )
-from collector.tls import device_tls
 
 # The device's own web UI sends its JSON this way; some firmware is picky about it.
 HEADERS = {
     "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
     "Accept": "application/json, text/javascript, */*; q=0.01",
-    "User-Agent": f"energy-collector/{__version__}",
 }
 STATE_NAMES_REFRESH = 24 * 3600.0  # re-read the device's names daily (new firmware, new states)
 STATE_NAMES_RETRY_FIRST = 5.0
@@ -52,7 +50,7 @@ UNKNOWN_STATE_RETRY = 600.0  # an unknown code asks for a refresh at most this o
 
 
 def tls_context(settings: SenecSettings) -> ssl.SSLContext | bool:
-    return device_tls(settings.ca_file) if settings.scheme == "https" else False
+    return http.device_tls(settings.ca_file) if settings.scheme == "https" else False
 
 
 class SenecLocalSource:
@@ -81,23 +79,17 @@ class SenecLocalSource:
         self._unknown_asked = 0.0
         self.problems: dict[str, str] = {}  # variable -> problem currently reported
         self._log = get_logger(source=name)
-        self._client = httpx.AsyncClient(
+        self._client = http.new_client(
+            self.timeout,
             base_url=settings.base_url,
             verify=tls_context(settings),
-            timeout=httpx.Timeout(self.timeout),
             headers=HEADERS,
             transport=transport,
-            follow_redirects=False,
         )
+        self._explain = functools.partial(_connect_problem, settings=settings)
 
     def describe(self) -> str:
-        tls = ""
-        if self.settings.scheme == "https":
-            tls = (
-                ", certificate checked against SENEC_CA_FILE"
-                if self.settings.ca_file
-                else ", certificate not verified (self-signed)"
-            )
+        tls = http.tls_note(self.settings.base_url, self.settings.ca_file, "SENEC_CA_FILE")
         ignored = self.settings.ignored_fields
         left_out = f"; not written: {', '.join(ignored)}" if ignored else ""
         return f"SENEC at {self.settings.base_url}{tls}{left_out}"
@@ -135,17 +127,9 @@ class SenecLocalSource:
 
     async def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
         url = f"{self.settings.base_url}{path}"
-        try:
-            async with asyncio.timeout(self.timeout):
-                response = await self._client.request(method, path, content=body)
-        except (TimeoutError, httpx.TimeoutException):
-            raise DeviceUnreachable(f"no answer from {url} within {self.timeout:g} s") from None
-        except httpx.ConnectError as exc:
-            raise DeviceUnreachable(_connect_problem(url, exc, self.settings)) from None
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise ProtocolError(f"{url} broke off its answer: {exc}") from None
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(f"request to {url} failed: {exc}") from None
+        response = await http.send(
+            self._client, method, path, deadline=self.timeout, explain=self._explain, content=body
+        )
         status = response.status_code
         if status in (401, 403):
             raise AuthError(f"{url} refused access (HTTP {status})")

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 
-from collector import __version__
+from collector import __version__, http
 from collector.errors import (
     AuthError,
     DeviceUnreachable,
@@ -71,11 +71,8 @@ class SenecCloudClient:
         self._login_refusal = ""
         self._endpoints: dict[str, str] | None = None
         self._log = get_logger(source=name)
-        self._api = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            transport=transport,
-            follow_redirects=False,
+        self._api = http.new_client(
+            self.timeout, headers={"User-Agent": USER_AGENT}, transport=transport
         )
 
     async def aclose(self) -> None:
@@ -104,26 +101,31 @@ class SenecCloudClient:
         if status == 429:
             raise DeviceUnreachable(
                 f"SENEC asks to slow down: {url} answered HTTP 429",
-                retry_after=_retry_after(response),
+                retry_after=http.retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
             raise DeviceUnreachable(f"SENEC's server failed: {url} answered HTTP {status}")
         if status != 200:
             raise ProtocolError(f"{url} answered HTTP {status}")
-        try:
-            return response.json()
-        except ValueError:
-            raise ProtocolError(f"{url} answered no JSON ({len(response.content)} bytes)") from None
+        return http.json_of(response, url)
 
     async def _request(self, url: str, token: str) -> httpx.Response:
-        try:
-            return await self._api.get(url, headers={"Authorization": f"Bearer {token}"})
-        except httpx.TimeoutException:
-            raise DeviceUnreachable(f"no answer from {url} within {self.timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(
-                f"SENEC's server {_host(url)} is not reachable: {exc}"
-            ) from None
+        return await self._send(
+            self._api, "GET", url, "SENEC's server", headers={"Authorization": f"Bearer {token}"}
+        )
+
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, url: str, server: str, **request: Any
+    ) -> httpx.Response:
+        """One request to SENEC within the timeout; `server` names it when it is not
+        reachable ("SENEC's login server")."""
+
+        def unreachable(where: str, exc: httpx.ConnectError) -> str:
+            return f"{server} {_host(where)} is not reachable: {exc or type(exc).__name__}"
+
+        return await http.send(
+            client, method, url, deadline=self.timeout, explain=unreachable, **request
+        )
 
     # --- tokens ----------------------------------------------------------------------------
 
@@ -146,17 +148,17 @@ class SenecCloudClient:
     async def _refresh(self, tokens: codec.Tokens) -> codec.Tokens | None:
         """New tokens from the refresh token; None (and one log line) when SENEC refuses it."""
         endpoints = await self._discover(self._api)
-        try:
-            response = await self._api.post(
-                endpoints["token_endpoint"],
-                data={
-                    "grant_type": "refresh_token",
-                    "client_id": codec.CLIENT_ID,
-                    "refresh_token": tokens.refresh,
-                },
-            )
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(f"SENEC's login server is not reachable: {exc}") from None
+        response = await self._send(
+            self._api,
+            "POST",
+            endpoints["token_endpoint"],
+            "SENEC's login server",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": codec.CLIENT_ID,
+                "refresh_token": tokens.refresh,
+            },
+        )
         if response.status_code >= 500:
             raise DeviceUnreachable(f"SENEC's login server failed (HTTP {response.status_code})")
         if response.status_code != 200:
@@ -241,11 +243,10 @@ class SenecCloudClient:
         return self._keep(tokens)
 
     async def _login(self) -> codec.Tokens:
-        async with httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),
-            headers={"User-Agent": USER_AGENT},
+        async with http.new_client(
+            self.timeout,
+            headers={"User-Agent": USER_AGENT, "Accept": "*/*"},
             transport=self.transport,
-            follow_redirects=False,
         ) as browser:
             endpoints = await self._discover(browser)
             verifier, challenge = codec.pkce_pair()
@@ -261,12 +262,7 @@ class SenecCloudClient:
         if self._endpoints is not None:
             return self._endpoints
         url = f"{self.settings.cloud_sso_url}/.well-known/openid-configuration"
-        try:
-            response = await client.get(url)
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(
-                f"SENEC's login server {_host(url)} is not reachable: {exc or type(exc).__name__}"
-            ) from None
+        response = await self._send(client, "GET", url, "SENEC's login server")
         if response.status_code in (400, 404):
             raise ApiMoved(
                 f"SENEC changed its login: {url} answered HTTP {response.status_code}; "
@@ -297,13 +293,7 @@ class SenecCloudClient:
         """One step of the login: (the authorization code, if SENEC redirected to the app with
         it; else the page it showed)."""
         for _ in range(MAX_REDIRECTS):
-            try:
-                response = await browser.request(method, url, data=form)
-            except httpx.HTTPError as exc:
-                raise DeviceUnreachable(
-                    f"SENEC login, {step}: {_host(url)} is not reachable: "
-                    f"{exc or type(exc).__name__}"
-                ) from None
+            response = await self._send(browser, method, url, f"SENEC login, {step}:", data=form)
             status = response.status_code
             if status in (301, 302, 303, 307, 308):
                 location = response.headers.get("Location", "")
@@ -394,19 +384,19 @@ class SenecCloudClient:
     async def _exchange(
         self, browser: httpx.AsyncClient, endpoint: str, code: str, verifier: str
     ) -> codec.Tokens:
-        try:
-            response = await browser.post(
-                endpoint,
-                data={
-                    "grant_type": "authorization_code",
-                    "client_id": codec.CLIENT_ID,
-                    "code": code,
-                    "code_verifier": verifier,
-                    "redirect_uri": codec.REDIRECT_URI,
-                },
-            )
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(f"SENEC login, token: {exc or type(exc).__name__}") from None
+        response = await self._send(
+            browser,
+            "POST",
+            endpoint,
+            "SENEC login, token:",
+            data={
+                "grant_type": "authorization_code",
+                "client_id": codec.CLIENT_ID,
+                "code": code,
+                "code_verifier": verifier,
+                "redirect_uri": codec.REDIRECT_URI,
+            },
+        )
         if response.status_code >= 500:
             raise DeviceUnreachable(
                 f"SENEC login, token: the server failed (HTTP {response.status_code})"
@@ -427,10 +417,7 @@ def _fields(form: codec.Form, **values: str) -> dict[str, str]:
 
 
 def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise ProtocolError(f"SENEC's {what} answered no JSON") from None
+    return http.json_of(response, f"SENEC's {what}")
 
 
 def _oauth_error(response: httpx.Response) -> str:
@@ -441,14 +428,6 @@ def _oauth_error(response: httpx.Response) -> str:
     if isinstance(data, dict):
         return str(data.get("error_description") or data.get("error") or data)[:120]
     return str(data)[:120]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return min(max(float(value), 0.0), 3600.0)
-    except ValueError:
-        return None
 
 
 def masked(user: str) -> str:

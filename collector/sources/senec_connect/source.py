@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from collector import __version__
+from collector import http
 from collector.errors import AuthError, DeviceUnreachable, LoginRefused, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
@@ -16,6 +16,7 @@ from collector.sources.senec_connect.codec import INCLUDE, PATH, problem_of, sys
 from collector.sources.senec_connect.fields import FIELDS
 from collector.sources.senec_connect.settings import SenecConnectSettings
 
+QUOTA_WAIT = 3600.0  # when a used-up quota comes without Retry-After
 NO_DATA = "SENEC.Connect delivers data only for Home 4, P4 and E4 systems so far"
 
 
@@ -41,13 +42,9 @@ class SenecConnectSource:
         self._silent: set[str] = set()  # systems said to have no data
         self._told_systems = False
         self._log = get_logger(source=name)
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),
-            headers={
-                "Ocp-Apim-Subscription-Key": settings.key.get_secret_value(),
-                "Accept": "application/json",
-                "User-Agent": f"energy-collector/{__version__}",
-            },
+        self._client = http.new_client(
+            self.timeout,
+            headers={"Ocp-Apim-Subscription-Key": settings.key.get_secret_value()},
             transport=transport,
         )
 
@@ -102,16 +99,14 @@ class SenecConnectSource:
         return readings
 
     async def _get(self) -> Any:
-        try:
-            response = await self._client.get(self.url, params={"include": INCLUDE})
-        except httpx.TimeoutException:
-            raise DeviceUnreachable(
-                f"no answer from SENEC.Connect within {self.timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(
-                f"SENEC.Connect is not reachable: {exc or type(exc).__name__}"
-            ) from None
+        response = await http.send(
+            self._client,
+            "GET",
+            self.url,
+            deadline=self.timeout,
+            what="SENEC.Connect",
+            params={"include": INCLUDE},
+        )
         status = response.status_code
         try:
             answer = response.json()
@@ -126,10 +121,11 @@ class SenecConnectSource:
             return answer
         words = f" ({said})" if said else ""
         if status == 429 or (status == 403 and "quota" in said.lower()):
+            wait = http.retry_after(response.headers.get("Retry-After"))
             raise DeviceUnreachable(
                 f"SENEC.Connect's request quota is used up{words}: it refuses requests until "
                 "it is replenished; a longer SENEC_CONNECT_INTERVAL keeps within it",
-                retry_after=_retry_after(response, 3600.0),
+                retry_after=QUOTA_WAIT if wait is None else wait,
             )
         if status in (401, 403):
             raise LoginRefused(
@@ -144,10 +140,3 @@ class SenecConnectSource:
         if status >= 500:
             raise DeviceUnreachable(f"SENEC.Connect failed (HTTP {status}){words}")
         raise ProtocolError(f"SENEC.Connect answered HTTP {status}{words}")
-
-
-def _retry_after(response: httpx.Response, default: float) -> float:
-    try:
-        return min(max(float(response.headers.get("Retry-After", "")), 0.0), 86400.0)
-    except ValueError:
-        return default

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from collector import http
 from collector.errors import (
     AuthError,
     DeviceUnreachable,
@@ -25,7 +26,6 @@ from collector.errors import (
 )
 from collector.logging import get_logger
 from collector.shield import Shielded
-from collector.tls import device_client
 
 DEFAULT_LIFETIME = 3600.0  # when a token answer has no expires_in (one hour, as observed)
 REFRESH_SHARE = 0.2  # refresh once a fifth of the access token's life is left
@@ -86,7 +86,7 @@ class EnnexosClient:
         self.refreshes = 0
         self._login: Shielded[Tokens] = Shielded()
         self._log = get_logger(source=name)
-        self._http = device_client(url, ca_file, timeout, transport)
+        self._http = http.device_client(url, ca_file, timeout, transport)
 
     # --- tokens ------------------------------------------------------------------------------
 
@@ -177,33 +177,21 @@ class EnnexosClient:
     # --- HTTP --------------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._http.request(method, path, **kwargs)
-        except httpx.TimeoutException:
-            raise DeviceUnreachable(
-                f"no answer from {self.url}{path} within {self.timeout:g} s"
-            ) from None
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(f"{self.url} is not reachable: {exc}") from None
+        response = await http.send(self._http, method, path, deadline=self.timeout, **kwargs)
         if response.status_code >= 500:
             raise DeviceUnreachable(f"{self.url}{path} answered HTTP {response.status_code}")
         return response
 
     def _json(self, response: httpx.Response, path: str) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise ProtocolError(
-                f"{self.url}{path} answered no JSON ({len(response.content)} bytes)"
-            ) from None
+        return http.json_of(response, f"{self.url}{path}")
 
 
 async def probe(url: str, seconds: float) -> int | None:
     """The product tag of an ennexOS device at `url` (its login-free system info, as
     `collector discover` asks), or None when no ennexOS API answers there."""
     try:
-        async with httpx.AsyncClient(base_url=url, verify=False, timeout=seconds) as http:
-            response = await http.get("/api/v1/system/info")
+        async with http.new_client(seconds, base_url=url, verify=False) as client:
+            response = await client.get("/api/v1/system/info")
             answer = response.json() if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None

@@ -14,13 +14,13 @@ from typing import Any
 import httpx
 
 from collector.errors import DeviceUnreachable, ProtocolError
+from collector.http import tls_note
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
 from collector.sources.sma_ennexos.client import EnnexosClient
 from collector.sources.sma_ennexos.codec import SELF, AnswerError, channels_of, fields_from
 from collector.sources.sma_ennexos.settings import SmaEnnexosSettings
-from collector.tls import tls_note
 
 LIVE = "/api/v1/measurements/live"
 DEVICE = f"/api/v1/plants/Plant:1/devices/{SELF}"

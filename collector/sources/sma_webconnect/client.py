@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from collector import http
 from collector.errors import (
     DeviceUnreachable,
     LoginRefused,
@@ -22,7 +23,6 @@ from collector.errors import (
 )
 from collector.logging import get_logger
 from collector.shield import Shielded
-from collector.tls import device_client
 
 SESSIONS_FULL_WAIT = 300.0  # after err 503 (no free session slot), wait five minutes
 LOGOUT_TIMEOUT = 2.0
@@ -66,7 +66,7 @@ class WebConnectClient:
         self.requests = 0
         self._login: Shielded[str] = Shielded()
         self._log = get_logger(source=name)
-        self._http = device_client(url, ca_file, timeout, transport)
+        self._http = http.device_client(url, ca_file, timeout, transport)
 
     @property
     def _group(self) -> str:
@@ -154,14 +154,14 @@ class WebConnectClient:
     async def _post(self, path: str, body: dict[str, Any], *, sid: str | None = None) -> Any:
         where = f"{self.url}{path}"
         self.requests += 1
-        try:
-            response = await self._http.post(
-                path, params={"sid": sid} if sid is not None else None, json=body
-            )
-        except httpx.TimeoutException:
-            raise DeviceUnreachable(f"no answer from {where} within {self.timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise DeviceUnreachable(f"{self.url} is not reachable: {exc}") from None
+        response = await http.send(
+            self._http,
+            "POST",
+            path,
+            deadline=self.timeout,
+            params={"sid": sid} if sid is not None else None,
+            json=body,
+        )
         status = response.status_code
         if status >= 500:
             raise DeviceUnreachable(f"{where} answered HTTP {status}")
@@ -172,20 +172,15 @@ class WebConnectClient:
                     "another ennexOS device? `collector discover` tells which protocol answers)"
                 )
             raise ProtocolError(f"{where} answered HTTP {status}")
-        try:
-            return response.json()
-        except ValueError:
-            raise ProtocolError(
-                f"{where} answered no JSON ({len(response.content)} bytes)"
-            ) from None
+        return http.json_of(response, where)
 
 
 async def probe(url: str, seconds: float) -> bool:
     """Whether WebConnect answers at `url`: its login-free dashboard values (`collector
     discover`). Opens no session."""
     try:
-        async with httpx.AsyncClient(base_url=url, verify=False, timeout=seconds) as http:
-            response = await http.post("/dyn/getDashValues.json", json={"destDev": []})
+        async with http.new_client(seconds, base_url=url, verify=False) as client:
+            response = await client.post("/dyn/getDashValues.json", json={"destDev": []})
             answer = response.json() if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return False

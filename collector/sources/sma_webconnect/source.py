@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from collector.errors import DeviceUnreachable, ProtocolError
+from collector.http import tls_note
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.sma.codec import version_text
@@ -33,7 +34,6 @@ from collector.sources.sma_webconnect.codec import (
     values_of,
 )
 from collector.sources.sma_webconnect.settings import SmaWebConnectSettings
-from collector.tls import tls_note
 
 AC_POWER = 0x00263F00
 # The device's serial number, class, type and software version (parameters, read once).
