@@ -266,7 +266,8 @@ async def _first_reading(item: Running) -> Reading | None:
 
 
 def _print_config(config: Config) -> None:
-    from collector.config import TABLES, Origins, attribute_of, format_duration, keys_of, shown
+    from collector.config import TABLES, Origins, attribute_of, keys_of, shown
+    from collector.settings import format_duration
 
     print(f"settings from: {', '.join(['environment', *config.files])}")
 
@@ -349,10 +350,11 @@ def field_table(kind: SourceKind) -> str:
 
 
 def _healthcheck() -> int:
+    from collector.environment import data_dir_of
     from collector.health import check_health
 
     notes: list[str] = []
-    problems = check_health(data_dir_setting(), notes=notes)
+    problems = check_health(data_dir_of(), notes=notes)
     if problems:
         for problem in problems:
             print(f"unhealthy: {problem}", file=sys.stderr)
@@ -361,36 +363,14 @@ def _healthcheck() -> int:
     return 0
 
 
-def data_dir_setting() -> Path:
-    """DATA_DIR as the daemon sees it, read cheaply: the environment, then COLLECTOR_CONFIG's
-    [runtime] data_dir, then a .env file here, else ./data. (No validation: the daemon did it.)"""
-    import os
-
-    value = os.environ.get("DATA_DIR", "").strip()
-    config = os.environ.get("COLLECTOR_CONFIG", "").strip()
-    if not value and config:
-        import tomllib
-
-        try:
-            with open(config, "rb") as handle:
-                runtime = tomllib.load(handle).get("runtime", {})
-            value = str(runtime.get("data_dir", "")).strip()
-        except (OSError, ValueError, AttributeError):
-            value = ""
-    if not value and Path(".env").is_file():
-        from dotenv import dotenv_values  # (only when there is a .env: the check stays cheap)
-
-        value = (dotenv_values(".env").get("DATA_DIR") or "").strip()
-    return Path(value or "data")
-
-
 def _queue(action: str, *, as_json: bool) -> int:
     import json
     import time
 
+    from collector.environment import data_dir_of
     from collector.queue import QUEUE_FILE, QueueError, iso, open_existing
 
-    data_dir = data_dir_setting()
+    data_dir = data_dir_of()
     try:
         store = open_existing(data_dir / QUEUE_FILE)
     except QueueError as exc:

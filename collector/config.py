@@ -20,7 +20,6 @@ import dataclasses
 import difflib
 import os
 import re
-import tomllib
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,23 +29,25 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 
+from collector.environment import (
+    CONFIG_VARIABLE,
+    DEFAULT_DATA_DIR,
+    Environment,
+    read_document,
+    read_environment,
+)
 from collector.errors import ConfigError
 from collector.settings import (
     Settings,
     SourceSettings,
-    format_duration,
     lowercase,
     parse_duration,
     seconds,
 )
 from collector.sources import InstanceConfig, KindLoadError, SourceKind, load_kinds
 
-CONFIG_VARIABLE = "COLLECTOR_CONFIG"
-ENV_FILE = ".env"
 PLACEHOLDER = "change-me"  # how the example files' secrets start
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-
-__all__ = ["format_duration", "parse_duration"]
 
 
 class InfluxSettings(Settings):
@@ -107,7 +108,7 @@ class LogSettings(Settings):
 class RuntimeSettings(Settings):
     durations: ClassVar[tuple[str, ...]] = ("buffer_max_age", "health_backlog_growing")
 
-    data_dir: Path = Path("data")
+    data_dir: Path = DEFAULT_DATA_DIR
     shutdown_grace: float = Field(5.0, ge=0, le=60)
     buffer_max_age: float = Field(30 * 86400.0, gt=0)
     buffer_max_mb: float = Field(500.0, gt=0)
@@ -176,35 +177,6 @@ class Origins:
 
     def of(self, key: str) -> str:
         return self.values.get(key, "default")
-
-
-@dataclass
-class Environment:
-    """The variables and, for each one, whether it came from the environment or from .env."""
-
-    values: dict[str, str]
-    from_file: dict[str, str]  # variable -> the .env file it came from
-
-    def origin(self, variable: str) -> str:
-        where = self.from_file.get(variable)
-        return f"{where} {variable}" if where else f"environment {variable}"
-
-
-def read_environment(environ: Mapping[str, str], cwd: Path) -> tuple[Environment, list[str]]:
-    """The environment with a `.env` file in `cwd` beneath it; and the files read."""
-    values = dict(environ)
-    from_file: dict[str, str] = {}
-    files: list[str] = []
-    dotenv = cwd / ENV_FILE
-    if dotenv.is_file():
-        from dotenv import dotenv_values
-
-        files.append(str(dotenv.resolve()))
-        for name, value in dotenv_values(dotenv).items():
-            if name not in values and value is not None:
-                values[name] = value
-                from_file[name] = ENV_FILE
-    return Environment(values, from_file), files
 
 
 class _Collector:
@@ -386,7 +358,7 @@ def load_config(
     unreadable = False  # a file was named but not read: its problem says so already
     path_text = env.values.get(CONFIG_VARIABLE, "").strip()
     if path_text:
-        read = _read_document(Path(path_text), problems)
+        read = read_document(Path(path_text), problems)
         unreadable = read is None
         document = read or {}
         file_name = path_text
@@ -461,19 +433,6 @@ def load_config(
         origins=origins,
         warnings=warnings,
     )
-
-
-def _read_document(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        problems.append(f"{CONFIG_VARIABLE}: no such file {str(path)!r}")
-    except OSError as exc:
-        problems.append(f"{CONFIG_VARIABLE}: cannot read {path}: {exc.strerror or exc}")
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(f"{path}: not valid TOML: {exc}")
-    return None
 
 
 def _drafts_from_file(

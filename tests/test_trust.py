@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import socket
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
+from collector.config import RuntimeSettings, load_config, variable_of
 from collector.daemon import Running
+from collector.environment import DATA_DIR_VARIABLE, data_dir_of
 from collector.reading import FieldSpec, Negative, Reading, apply_negative, catalogue
 from collector.settings import PolledSettings
 from collector.sources import InstanceConfig, SourceKind, load_kinds
@@ -29,7 +35,8 @@ from collector.sources.sma_em.codec import (
     model_of,
 )
 from collector.sources.sma_em.settings import SmaEmSettings
-from collector.sources.sma_em.source import MeterSocket, MeterSource
+from collector.sources.sma_em.source import MeterSocket, MeterSource, meter_socket
+from tests.harness import run_collector
 from tests.servers import free_port
 
 AC_POWER, GRID_PLUS, BAT_PLUS, MPP = 0x00263F00, 0x00463700, 0x00496900, 0x00251E00
@@ -280,3 +287,45 @@ def test_the_poll_loop_says_when_its_device_sleeps() -> None:
 
     loop, _, _ = run_script([InverterSilent("no answer (asleep)")])
     assert loop.status.asleep_since is None  # it answered again: awake
+
+
+def test_a_failed_bind_leaves_no_socket_open() -> None:
+    # before: meter_socket made the socket, and a bind that failed left it open
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("", 0))  # without SO_REUSEADDR/SO_REUSEPORT: nobody else may bind the port
+    port = taken.getsockname()[1]
+    try:
+        before = set(os.listdir("/proc/self/fd"))
+        with pytest.raises(OSError, match="in use"):
+            meter_socket(port, "none", "", structlog.get_logger())
+        assert set(os.listdir("/proc/self/fd")) <= before
+    finally:
+        taken.close()
+
+
+# --- 6. one DATA_DIR for the daemon, the health check and the queue ------------------------------
+
+
+def test_the_cli_finds_data_dir_where_the_daemon_does(tmp_path: Path) -> None:
+    # before: healthcheck and queue read COLLECTOR_CONFIG from the environment only, so a file
+    # named in .env was not read, and they looked in ./data
+    (tmp_path / ".env").write_text(f"COLLECTOR_CONFIG={tmp_path / 'collector.toml'}\n")
+    (tmp_path / "collector.toml").write_text('[runtime]\ndata_dir = "elsewhere"\n')
+    daemon = load_config(need_sink=False, need_sources=False, environ={}, cwd=tmp_path)
+    assert daemon.runtime.data_dir == Path("elsewhere") == data_dir_of({}, tmp_path)
+
+    health = run_collector(tmp_path, {}, "healthcheck")
+    queue = run_collector(tmp_path, {}, "queue")
+    assert "no elsewhere/health.json" in health.stderr
+    assert "no queue at elsewhere/queue.sqlite3" in queue.stderr
+
+    # the environment wins over the file, as in the daemon; .env's DATA_DIR too
+    (tmp_path / ".env").write_text(
+        f"COLLECTOR_CONFIG={tmp_path / 'collector.toml'}\nDATA_DIR=from-dotenv\n"
+    )
+    daemon = load_config(need_sink=False, need_sources=False, environ={}, cwd=tmp_path)
+    assert daemon.runtime.data_dir == Path("from-dotenv") == data_dir_of({}, tmp_path)
+    env = {"DATA_DIR": "from-env"}
+    daemon = load_config(need_sink=False, need_sources=False, environ=env, cwd=tmp_path)
+    assert daemon.runtime.data_dir == Path("from-env") == data_dir_of(env, tmp_path)
+    assert variable_of(RuntimeSettings, "", "data_dir") == DATA_DIR_VARIABLE
