@@ -16,13 +16,15 @@ from typing import Any
 import structlog
 
 from collector import __version__
-from collector.config import Config, format_duration
+from collector.clock import WallClockSteps
+from collector.config import Config
 from collector.health import BacklogTrend, QueueHealth, SourceHealth, write_health
 from collector.lock import DataDirLock
 from collector.logging import get_logger
 from collector.queue import QUEUE_FILE, DurableQueue, QueueStore, iso
 from collector.reading import Reading, apply_negative, check_fields
 from collector.selfreport import SelfReport, Source
+from collector.settings import format_duration
 from collector.sinks import make_sink
 from collector.sinks.writer import Writer
 from collector.sources import Emit, Instance, InstanceConfig, SourceKind
@@ -216,6 +218,7 @@ async def run_daemon(config: Config) -> int:
         task.add_done_callback(functools.partial(_ended, item=item, wake=wake))
         tasks.append(task)
     trend = BacklogTrend()
+    wall_clock = WallClockSteps(log)
     health_failed = False
     report = _self_report(runtime.self_measurement, instances, started)
     next_report = time.monotonic() + runtime.self_every
@@ -265,6 +268,7 @@ async def run_daemon(config: Config) -> int:
 
     while not stop.is_set():
         wake.clear()
+        wall_clock.check()
         heartbeat()
         if time.monotonic() >= next_report:
             report_now()

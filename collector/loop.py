@@ -10,6 +10,9 @@ it goes on after a failure is decided by the error's typed attributes (SourceErr
 .asleep, .retry_after), which the kind's code sets. Only a permanent SourceError ends an
 instance: any other exception from a poller is a bug of its kind, said once with its traceback,
 counted as a failed poll, and the device is asked again with the same back-off.
+
+A reading's time is its device's while that is within 15 minutes of the poll's time, else the
+poll's time (collector.clock.DeviceClock): the rule holds for every polled kind.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import contextlib
 import functools
 import math
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+from collector.clock import DeviceClock
 from collector.errors import ProtocolError, SourceError
 from collector.logging import get_logger
 from collector.reading import Reading
@@ -28,6 +33,7 @@ from collector.settings import seconds
 from collector.sources import Emit, InstanceStatus, Poller
 
 BACKOFF_AFTER = 3  # consecutive failures before the gaps grow
+RETRY_AFTER_MAX = 24 * 3600.0  # the longest wait a device or cloud may ask for (a daily quota)
 
 
 def next_slot(start: float, interval: float, now: float) -> float:
@@ -61,6 +67,7 @@ class PollLoop:
         self._bugs: set[str] = set()  # the bugs already said (type and place)
         context = {"source": name, "device": device} if device else {"source": name}
         self._log = get_logger(**context)
+        self._device_clock = DeviceClock(self._log)
 
     @property
     def interval(self) -> float:
@@ -80,7 +87,7 @@ class PollLoop:
         start = time.monotonic()
         slot = start
         while not stop.is_set():
-            if not await self._poll_once(emit):
+            if not await self.poll_once(emit):
                 return
             now = time.monotonic()
             if self.backoff_level >= BACKOFF_AFTER:
@@ -94,9 +101,10 @@ class PollLoop:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, slot - time.monotonic()))
 
-    async def _poll_once(self, emit: Emit) -> bool:
+    async def poll_once(self, emit: Emit) -> bool:
         """One poll; False when the device must not be polled again (a permanent error)."""
         began = time.monotonic()
+        polled = datetime.now(UTC).replace(microsecond=0)
         try:
             reading = await self.poller.poll()
         except SourceError as exc:
@@ -123,6 +131,7 @@ class PollLoop:
         self._timed(began)
         self._recovered()
         readings = [reading] if isinstance(reading, Reading) else reading or []
+        readings = [self._device_clock.time_of(item, polled) for item in readings]
         if not readings:  # answered, nothing new: counted, not written
             self.status.unchanged += 1
             self.status.changed()
@@ -167,7 +176,9 @@ class PollLoop:
 
     def _failed(self, exc: SourceError, *, quiet: bool = False) -> None:
         self._missed += 1
-        self._retry_after = exc.retry_after
+        self._retry_after = (
+            None if exc.retry_after is None else min(exc.retry_after, RETRY_AFTER_MAX)
+        )
         if exc.asleep and self.status.asleep_since is None:
             self.status.asleep_since = time.time()
         if exc.asleep and self.backoff_level < BACKOFF_AFTER - 1:
@@ -194,7 +205,7 @@ class PollLoop:
                     round(
                         max(
                             backoff_delay(self.interval, self.backoff_level, self.max_backoff),
-                            exc.retry_after or 0.0,
+                            self._retry_after or 0.0,
                         ),
                         1,
                     )

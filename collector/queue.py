@@ -38,10 +38,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from collector.config import format_duration
+from collector.clock import SteadyClock
 from collector.errors import CollectorError
 from collector.logging import get_logger
 from collector.reading import Reading
+from collector.settings import format_duration
 
 QUEUE_FILE = "queue.sqlite3"
 SCHEMA_VERSION = 1
@@ -56,7 +57,7 @@ TRIM_TO = 0.9  # a size trim goes down to 90 % of the limit, so it does not run 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pending (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    queued REAL NOT NULL,          -- wall clock when it was appended (Unix seconds)
+    queued REAL NOT NULL,          -- when it was appended (Unix seconds; SteadyClock)
     time INTEGER NOT NULL,         -- the reading's own time (Unix seconds)
     measurement TEXT NOT NULL,
     line TEXT NOT NULL             -- line protocol, precision seconds
@@ -213,7 +214,7 @@ class QueueStore:
         max_bytes: int = 500 * 1024 * 1024,
         memory_limit: int = MEMORY_LIMIT,
         disk_retry_every: float = DISK_RETRY_EVERY,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         max_pages: int | None = None,
     ) -> None:
         self.path = path
@@ -223,7 +224,9 @@ class QueueStore:
         self.memory_limit = memory_limit
         self.disk_retry_every = disk_retry_every
         self.max_pages = max_pages  # tests: SQLite's own "disk full" at this many pages
-        self._clock = clock
+        # ages on the wall clock as it was at open, carried on by the monotonic clock: an NTP
+        # step while running does not age readings (tests give their own clock)
+        self._clock = SteadyClock() if clock is None else clock
         self._log = get_logger(component="queue")
         self._conn: sqlite3.Connection | None = None
         self._page_size = 4096
@@ -238,7 +241,7 @@ class QueueStore:
         self._last_age_check = -math.inf
         self._appends_since_size_check = 0
         self.error: str | None = None
-        self.drops = _DropReport(clock)
+        self.drops = _DropReport(self._clock)
 
     # --- state ---------------------------------------------------------------------------
 
@@ -264,6 +267,8 @@ class QueueStore:
         """Open (or create) the queue file; QueueError says why it cannot be used."""
         self._connect()
         self.error = None
+        if isinstance(self._clock, SteadyClock):
+            self._clock.anchor(not_before=self._newest_queued())
         self._trim(self._clock(), force_age=True)
 
     def open_or_hold_in_memory(self) -> bool:
@@ -564,6 +569,13 @@ class QueueStore:
                     self._trim_size(used)
         except sqlite3.Error as exc:
             self._fail(self._sqlite_problem(exc))
+
+    def _newest_queued(self) -> float | None:
+        """When the newest reading still pending was queued (a clock set back since then must
+        not make the queue's ages negative)."""
+        assert self._conn is not None
+        row = self._conn.execute("SELECT max(queued) FROM pending").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     def _used_bytes(self) -> int:
         assert self._conn is not None
