@@ -38,11 +38,39 @@ def tls_missing(name: str) -> bool:
     return True
 
 
+class OddAnswers:
+    """Answers put in place of a simulator's own, for tests of what a collector makes of an odd
+    answer: the next request whose path starts with a prefix gets the body given (HTTP 200),
+    once per body, in the order they were added. Any HTTP simulator has them (`odd`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[str, bytes]] = []
+
+    def add(self, prefix: str, body: bytes, count: int = 1) -> None:
+        with self._lock:
+            self._waiting.extend([(prefix, body)] * count)
+
+    def take(self, path: str) -> bytes | None:
+        with self._lock:
+            for index, (prefix, body) in enumerate(self._waiting):
+                if path.startswith(prefix):
+                    del self._waiting[index]
+                    return body
+        return None
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+
 class JsonHandler(BaseHTTPRequestHandler):
     """A simulator's request handler: HTTP/1.1, quiet unless asked, JSON answers."""
 
     protocol_version = "HTTP/1.1"
     quiet = True
+    odd: OddAnswers | None = None  # the server's (set per server by HttpSimulator)
 
     def setup(self) -> None:
         super().setup()
@@ -62,6 +90,9 @@ class JsonHandler(BaseHTTPRequestHandler):
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
     ) -> None:
+        instead = self.odd.take(self.path) if self.odd is not None else None
+        if instead is not None:
+            status, body, content_type = 200, instead, "application/json"
         self.send_response(status)
         if body:
             self.send_header("Content-Type", content_type)
@@ -99,7 +130,8 @@ class HttpSimulator:
         quiet: bool = True,
         name: str = "simulator",
     ) -> None:
-        served = type("Handler", (handler,), {**state, "quiet": quiet})
+        self.odd = OddAnswers()
+        served = type("Handler", (handler,), {**state, "quiet": quiet, "odd": self.odd})
         self.server = ThreadingHTTPServer((host, port), served)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)

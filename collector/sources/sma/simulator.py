@@ -64,6 +64,7 @@ class SmaFaults:
     fragments: int = 1  # split record replies into this many packets
     foreign: bool = False  # an Energy Meter datagram and another device's reply first
     busy: float = 0.0  # seconds to answer one request; requests arriving meanwhile are dropped
+    odd_records: int = 0  # record replies whose records are all 40 bytes (a status's size)
 
 
 @dataclass
@@ -346,6 +347,9 @@ class SmaInverter:
         records = self.records_for(wanted, snap) if wanted else []
         records = [r for r in records if first <= r.lri <= last]
         self.answered_queries += 1
+        if records and self.faults.odd_records > 0:  # a size no register of this type has
+            self.faults.odd_records -= 1
+            records = [Record(r.code, r.time, r.data.ljust(32, b"\xff")[:32]) for r in records]
         if not records or (wanted and wanted.name in self.faults.unavailable):
             return [
                 builders.reply_to(
