@@ -18,12 +18,14 @@ from structlog.testing import capture_logs
 from collector.config import RuntimeSettings, load_config, variable_of
 from collector.daemon import Running
 from collector.environment import DATA_DIR_VARIABLE, data_dir_of
+from collector.loop import PollLoop
 from collector.reading import FieldSpec, Negative, Reading, apply_negative, catalogue
 from collector.settings import PolledSettings
 from collector.sources import InstanceConfig, SourceKind, load_kinds
 from collector.sources.sma import builders, codec
 from collector.sources.sma.codec import TYPE_S32, TYPE_U32, Record
 from collector.sources.sma.frame import Address
+from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma.source import fields_from
 from collector.sources.sma_common import SerialTag
 from collector.sources.sma_em.codec import (
@@ -329,3 +331,33 @@ def test_the_cli_finds_data_dir_where_the_daemon_does(tmp_path: Path) -> None:
     daemon = load_config(need_sink=False, need_sources=False, environ=env, cwd=tmp_path)
     assert daemon.runtime.data_dir == Path("from-env") == data_dir_of(env, tmp_path)
     assert variable_of(RuntimeSettings, "", "data_dir") == DATA_DIR_VARIABLE
+
+
+# --- 13. Speedwire over IPv6 ----------------------------------------------------------------------
+
+
+def test_speedwire_speaks_ipv6() -> None:
+    # before: the client's one socket was IPv4: an IPv6 address timed out without a word
+    simulator = SmaSimulator([SmaInverter(3010538299)], host="::1").start()
+    kind = load_kinds()["sma"]
+    (address,) = simulator.addresses
+    assert address.startswith("[::1]:")
+    settings = kind.settings.model_validate({"host": address, "interval": 1})
+    (instance,) = kind.build([InstanceConfig("sma", "sma", settings)])
+    assert isinstance(instance, PollLoop)
+    readings: list[Reading] = []
+
+    async def main() -> None:
+        try:
+            await instance.poll_once(lambda reading, done: readings.append(reading))
+        finally:
+            await instance.aclose()
+
+    try:
+        asyncio.run(main())
+    finally:
+        simulator.stop()
+    assert instance.status.last_error is None
+    (reading,) = readings
+    assert reading.tags["serial"] == "3010538299"
+    assert "ac_power" in reading.fields

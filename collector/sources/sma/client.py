@@ -10,6 +10,9 @@
 - Each attempt waits `timeout` seconds; `retries` more attempts follow, each with a new id.
 - Errors: 0x0100 is `WrongPassword` (never retried here), 0x0017 `SessionLost` (the caller
   logs in again once), 0x0015 means the value is not on this model (an empty answer).
+- IPv4 and IPv6: one socket per address family, the IPv6 one opened when a target first needs
+  it. A host name is looked up for both; its IPv4 address is taken where it has one (devices
+  speak Speedwire over IPv4 as a rule).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.sources.sma import codec, frame
@@ -63,7 +65,20 @@ class _Pending:
     fragments: dict[int, InverterPacket] = field(default_factory=dict)
 
 
-class SpeedwireClient(asyncio.DatagramProtocol):
+class _Socket(asyncio.DatagramProtocol):
+    """One address family's socket: what arrives goes to the client."""
+
+    def __init__(self, client: SpeedwireClient) -> None:
+        self.client = client
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self.client.datagram_received(data, addr)
+
+    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and the like
+        self.client.stats.dropped += 1
+
+
+class SpeedwireClient:
     def __init__(self, *, timeout: float = 1.0, retries: int = 2) -> None:
         self.timeout = timeout
         self.retries = retries
@@ -71,27 +86,37 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         self.stats = DatagramCounts()
         self._next_id = random.randint(1, 0x7FFF)
         self._pending: dict[int, _Pending] = {}
-        self._transport: asyncio.DatagramTransport | None = None
+        self._transports: dict[int, asyncio.DatagramTransport] = {}  # address family -> socket
+        self._open = False
         self._addresses: dict[Target, tuple[Target, float]] = {}  # name -> address, until
 
     # --- socket --------------------------------------------------------------------------
 
     async def open(self) -> None:
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=("0.0.0.0", 0))
-        self._transport = transport
+        """Open the IPv4 socket (an IPv6 one follows when a target needs it)."""
+        self._open = True
+        await self._socket(socket.AF_INET)
+
+    async def _socket(self, family: int) -> asyncio.DatagramTransport:
+        transport = self._transports.get(family)
+        if transport is None:
+            loop = asyncio.get_running_loop()
+            anywhere = "::" if family == socket.AF_INET6 else "0.0.0.0"
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Socket(self), local_addr=(anywhere, 0), family=family
+            )
+            self._transports[family] = transport
+        return transport
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        self._open = False
+        for transport in self._transports.values():
+            transport.close()
+        self._transports.clear()
         for pending in self._pending.values():
             if not pending.done.done():
                 pending.done.cancel()
         self._pending.clear()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         self.stats.received += 1
@@ -124,9 +149,6 @@ class SpeedwireClient(asyncio.DatagramProtocol):
             ordered = [pending.fragments[n] for n in sorted(pending.fragments, reverse=True)]
             pending.done.set_result(ordered)
 
-    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and the like
-        self.stats.dropped += 1
-
     # --- requests --------------------------------------------------------------------------
 
     def _packet_id(self) -> int:
@@ -139,17 +161,18 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         self, target: Target, device: Address | None, build: Builder
     ) -> list[InverterPacket]:
         """Send the request `build(packet_id)` makes and wait for its whole reply (retried)."""
-        if self._transport is None:
+        if not self._open:
             raise RuntimeError("the client is not open")
         loop = asyncio.get_running_loop()
         address = await self._resolved(target)
+        transport = await self._socket(_family(address[0]))
         for attempt in range(self.retries + 1):
             pid = self._packet_id()
             request = build(pid)
             pending = _Pending(address, device, request.command, done=loop.create_future())
             self._pending[pid] = pending
             try:
-                self._transport.sendto(codec.encode_inverter(request), address)
+                transport.sendto(codec.encode_inverter(request), address)
                 self.stats.sent += 1
                 if attempt:
                     self.stats.retries += 1
@@ -169,7 +192,7 @@ class SpeedwireClient(asyncio.DatagramProtocol):
         the device)."""
         host, port = target
         try:
-            ipaddress.ip_address(host)
+            ipaddress.ip_address(host.split("%")[0])
             return target
         except ValueError:
             pass
@@ -178,11 +201,10 @@ class SpeedwireClient(asyncio.DatagramProtocol):
             return cached[0]
         loop = asyncio.get_running_loop()
         try:
-            found = await loop.getaddrinfo(
-                host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
-            )
+            found = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
         except OSError as exc:
             raise DeviceUnreachable(f"cannot resolve {host}: {exc.strerror or exc}") from None
+        found.sort(key=lambda entry: entry[0] != socket.AF_INET)  # IPv4 first
         address = (str(found[0][4][0]), int(found[0][4][1]))
         self._addresses[target] = (address, time.monotonic() + RESOLVE_FOR)
         return address
@@ -208,10 +230,11 @@ class SpeedwireClient(asyncio.DatagramProtocol):
 
     def logoff(self, target: Target) -> None:
         """Log off (the device sends no answer)."""
-        if self._transport is not None:
-            self._transport.sendto(
-                codec.encode_inverter(codec.logoff(self.me, self._packet_id())),
-                self._addresses.get(target, (target, 0.0))[0],  # a name as last resolved
+        address = self._addresses.get(target, (target, 0.0))[0]  # a name as last resolved
+        transport = self._transports.get(_family(address[0]))
+        if transport is not None:
+            transport.sendto(
+                codec.encode_inverter(codec.logoff(self.me, self._packet_id())), address
             )
             self.stats.sent += 1
 
@@ -257,3 +280,12 @@ class SpeedwireClient(asyncio.DatagramProtocol):
             except (DeviceUnreachable, ProtocolError) as exc:
                 results[query.name] = exc
         return results
+
+
+def _family(host: str) -> int:
+    """The address family of an IP address (a name counts as IPv4: it is resolved first)."""
+    try:
+        version = ipaddress.ip_address(host.split("%")[0]).version
+    except ValueError:
+        return socket.AF_INET
+    return socket.AF_INET6 if version == 6 else socket.AF_INET

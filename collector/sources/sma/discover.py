@@ -287,6 +287,14 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"discover: {exc} (give addresses as ADDRESS or ADDRESS:PORT)", file=sys.stderr)
         return 2
+    ipv6 = [host for host, _ in targets if ":" in host]
+    if ipv6:  # discovery is IPv4 multicast; the collector itself reads IPv6 addresses
+        print(
+            f"discover: asks over IPv4 only, give an IPv4 address instead of {ipv6[0]} "
+            "(SMA_HOST may be an IPv6 address)",
+            file=sys.stderr,
+        )
+        return 2
     raw, problems = env_values(SmaSettings, "SMA_")
     for problem in problems:
         print(f"discover: {problem}", file=sys.stderr)

@@ -387,7 +387,7 @@ class SmaInverter:
 
 
 class SmaSimulator:
-    """Inverters on UDP sockets of 127.0.0.1, served by one thread."""
+    """Inverters on UDP sockets of 127.0.0.1 (or of ::1), served by one thread."""
 
     def __init__(
         self,
@@ -398,13 +398,15 @@ class SmaSimulator:
     ) -> None:
         self.inverters = inverters
         self.sockets: list[socket.socket] = []
+        ipv6 = ":" in host  # ::1: the inverters answer over IPv6
         for index, _ in enumerate(inverters):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_DGRAM)
             sock.bind((host, ports[index] if ports else 0))
             sock.setblocking(False)
             self.sockets.append(sock)
         self.host = host
-        self._addresses = [f"{host}:{sock.getsockname()[1]}" for sock in self.sockets]
+        shown = f"[{host}]" if ipv6 else host
+        self._addresses = [f"{shown}:{sock.getsockname()[1]}" for sock in self.sockets]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="sma-simulator", daemon=True)
         self._pending: list[tuple[float, int, int, bytes, tuple[str, int]]] = []
