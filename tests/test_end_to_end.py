@@ -49,8 +49,14 @@ def ca_file(simulator: SenecSimulator, tmp_path: Path) -> Path:
 def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
     influxdb1: InfluxDB1, tmp_path: Path
 ) -> None:
-    """The 2025-07-24 recording replayed over verified HTTPS; InfluxDB 1.x holds the reference."""
-    device = SenecDevice(replay=recording("senec-local-2025-07-24.response.json"))
+    """The 2025-07-24 recording replayed over verified HTTPS; InfluxDB 1.x holds the reference.
+
+    Its clock is set to this second and stands still there (a recording's own clock, a year
+    off, would give way to the poll time: tests/test_clock.py)."""
+    answer = recording("senec-local-2025-07-24.response.json")
+    frozen = int(time.time())
+    answer["RTC"]["WEB_TIME"] = f"u3_{frozen + 120 * 60:08X}"  # local time: UTC_OFFSET 120 min
+    device = SenecDevice(replay=answer)
     sim = SenecSimulator(device).start()
     try:
         ca = tmp_path / "ca.pem"
@@ -70,11 +76,11 @@ def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
     # The recorded clock does not move: the first poll is the one reading and the one point.
     assert len(collector.named("reading")) == 1
     [still] = collector.named("device clock stands still")
-    assert still["time"] == "2025-07-24T08:29:26Z"
+    assert still["time"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(frozen))
     points = influxdb1.points(database, measurement)
     assert len(points) == 1
     point = points[0]
-    assert point["time"] == 1753345766
+    assert point["time"] == frozen
     expected = {
         "application_version": "0826",
         "bat_charge_current": 1.6,
@@ -91,7 +97,7 @@ def test_recorded_answer_arrives_in_influxdb1_with_every_value_and_type(
         "grid_power_plus": 0,
         "house_power": 360,
         "inverter_power": 1226,
-        "measure_time": 1753345766,
+        "measure_time": frozen,
         "mpp1_power": 602,
         "mpp2_power": 0,
         "mpp3_power": 624,
