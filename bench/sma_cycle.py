@@ -25,11 +25,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from collector.logging import configure_logging
-from collector.sources.sma import codec, frame
+from collector.sources.sma import codec
 from collector.sources.sma.client import SpeedwireClient
-from collector.sources.sma.registers import QUERIES
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma.source import fields_from
+from collector.sources.sma_common import frame
+from collector.sources.sma_common.registers import QUERIES
 
 HOST = "127.0.0.5"
 TARGET = (HOST, frame.PORT)

@@ -10,10 +10,11 @@ from typing import TypeVar
 import pytest
 
 from collector.errors import DeviceUnreachable
-from collector.sources.sma import codec, frame
+from collector.sources.sma import codec
 from collector.sources.sma.client import SessionLost, SpeedwireClient, WrongPassword
-from collector.sources.sma.registers import QUERIES
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
+from collector.sources.sma_common import frame, records
+from collector.sources.sma_common.registers import QUERIES
 
 T = TypeVar("T")
 BY_NAME = {query.name: query for query in QUERIES}
@@ -56,7 +57,7 @@ def run(
 
 async def _login_and(
     client: SpeedwireClient, where: tuple[str, int], *names: str
-) -> dict[str, list[codec.Record]]:
+) -> dict[str, list[records.Record]]:
     device = await client.login(where, "0000", codec.GROUP_USER)
     return {name: await client.query(where, device, BY_NAME[name]) for name in names}
 
@@ -140,7 +141,7 @@ def test_a_lost_session_is_reported_so_the_caller_can_log_in_again(
 ) -> None:
     inverter.faults.session_lost_after = 2
 
-    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> list[codec.Record]:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> list[records.Record]:
         device = await client.login(where, "0000", codec.GROUP_USER)
         await client.query(where, device, BY_NAME["ac_power"])
         await client.query(where, device, BY_NAME["dc_power"])

@@ -11,9 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.sources.sma import builders, codec, frame
-from collector.sources.sma.codec import InverterPacket, Record
-from collector.sources.sma.frame import Address, DiscoveryReply, MeterPacket, SpeedwireError
+from collector.sources.sma import builders, codec
+from collector.sources.sma_common import frame, records
+from collector.sources.sma_common.frame import (
+    Address,
+    DiscoveryReply,
+    InverterPacket,
+    MeterPacket,
+    SpeedwireError,
+)
+from collector.sources.sma_common.records import Record
 from tests.conftest import recording
 
 PACKETS: list[dict[str, Any]] = recording("sma-speedwire-packets.json")
@@ -35,7 +42,7 @@ def test_every_recorded_packet_decodes_and_encodes_to_the_same_bytes(
     description = packet["description"]
     if "protocol 0x6065" in description:
         assert isinstance(decoded, InverterPacket)
-        assert codec.encode_inverter(decoded) == data
+        assert frame.encode_inverter(decoded) == data
         assert f"0x{decoded.command:08x}" == _described(packet, r"command (0x[0-9a-f]{8})")
         assert f"0x{decoded.packet_id:04x}" == _described(packet, r"packet id (0x[0-9a-f]{4})")
         assert f"0x{decoded.error:04x}" == _described(packet, r"error (0x[0-9a-f]{4})")
@@ -51,7 +58,7 @@ def test_every_recorded_packet_decodes_and_encodes_to_the_same_bytes(
             )
             assert decoded.register_range == (first, last)
             for record in codec.records(decoded):  # every reply parses into whole records
-                assert record.size in codec.RECORD_SIZES
+                assert record.size in records.RECORD_SIZES
     elif "protocol 0x6069" in description:
         assert isinstance(decoded, MeterPacket)
         susy, serial = re.findall(r"susy (\d+) \(0x[0-9a-f]+\) serial (\d+)", description)[0]
@@ -117,7 +124,7 @@ def test_recorded_login_and_its_two_answers() -> None:
     rebuilt = codec.login(
         request.destination, request.source, request.pid, "9999", codec.GROUP_USER, login.time
     )
-    assert codec.encode_inverter(rebuilt) == codec.encode_inverter(request)
+    assert frame.encode_inverter(rebuilt) == frame.encode_inverter(request)
     answers = [
         codec.decode(bytes.fromhex(p["hex"])) for p in PACKETS if "reply: login" in p["description"]
     ]
@@ -141,7 +148,7 @@ def test_recorded_logoff_is_what_we_send() -> None:
     decoded = codec.decode(bytes.fromhex(recorded["hex"]))
     assert isinstance(decoded, InverterPacket)
     ours = codec.logoff(decoded.source, decoded.pid)
-    assert codec.encode_inverter(ours) == bytes.fromhex(recorded["hex"])
+    assert frame.encode_inverter(ours) == bytes.fromhex(recorded["hex"])
 
 
 def test_the_password_is_encoded_per_group_and_limited() -> None:
@@ -173,7 +180,7 @@ def test_not_a_number_sentinels_become_none(code: int, raw: bytes, expected: int
 
 
 def test_a_status_list_without_a_selected_entry_is_none() -> None:
-    record = builders.status_record(0x08214801, 5, None, [307, 35, 455, 303])
+    record = records.status_record(0x08214801, 5, None, [307, 35, 455, 303])
     assert record.status() is None
     assert record.options() == [307, 35, 455, 303]
 
@@ -224,10 +231,10 @@ channel = st.integers(0, 0xFF)
 def test_signed_32_bit_records_both_ways(
     register: int, cls: int, time: int, value: int | None
 ) -> None:
-    record = builders.number_record(0x40000000 | register | cls, time, value, 28)
+    record = records.number_record(0x40000000 | register | cls, time, value, 28)
     data = builders.encode_records([record])
     reply = InverterPacket(Address(1, 2), Address(3, 4), 0x51000201, 0x8001, data)
-    (parsed,) = codec.records(codec.decode(codec.encode_inverter(reply)))  # type: ignore[arg-type]
+    (parsed,) = codec.records(codec.decode(frame.encode_inverter(reply)))  # type: ignore[arg-type]
     assert (parsed.lri, parsed.channel, parsed.time, parsed.number()) == (
         register,
         cls,
@@ -238,13 +245,13 @@ def test_signed_32_bit_records_both_ways(
 
 @given(lri, u32, st.one_of(st.none(), st.integers(0, 2**32 - 3)))
 def test_unsigned_32_bit_records_both_ways(register: int, time: int, value: int | None) -> None:
-    record = builders.number_record(register | 1, time, value, 28)
+    record = records.number_record(register | 1, time, value, 28)
     assert Record(record.code, record.time, record.data).number() == value
 
 
 @given(lri, u32, st.one_of(st.none(), st.integers(0, 2**63 - 1)))
 def test_64_bit_counters_both_ways(register: int, time: int, value: int | None) -> None:
-    record = builders.number_record(register | 1, time, value, 16)
+    record = records.number_record(register | 1, time, value, 16)
     data = builders.encode_records([record, record])
     reply = InverterPacket(Address(1, 2), Address(3, 4), 0x54000201, 0x8001, data)
     parsed = codec.records(reply)
@@ -258,20 +265,20 @@ def test_64_bit_counters_both_ways(register: int, time: int, value: int | None) 
 )
 def test_status_lists_both_ways(options: list[int], data: st.DataObject) -> None:
     selected = data.draw(st.sampled_from(options))
-    record = builders.status_record(0x08214801, 1, selected, options)
+    record = records.status_record(0x08214801, 1, selected, options)
     assert record.status() == selected
     assert record.options() == options
 
 
 @given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=32))
 def test_text_records_both_ways(text: str) -> None:
-    assert builders.text_record(0x10821E01, 0, text).text() == (text.strip() or None)
+    assert records.text_record(0x10821E01, 0, text).text() == (text.strip() or None)
 
 
 @given(st.integers(1, 99), st.integers(0, 99), st.integers(0, 255), st.sampled_from("NEABRS"))
 def test_versions_both_ways(major: int, minor: int, build: int, letter: str) -> None:
     version = f"{major:02d}.{minor:02d}.{build:02d}.{letter}"
-    assert builders.version_record(0x00823401, 0, version).version() == version
+    assert records.version_record(0x00823401, 0, version).version() == version
 
 
 @given(u16, u32, u16, u32, u32, st.integers(0, 0x7FFF), st.binary(max_size=64), u16, u16, u16)
@@ -297,7 +304,7 @@ def test_inverter_packets_both_ways(
         fragment=fragment,
         destination_control=control,
     )
-    decoded = codec.decode(codec.encode_inverter(packet))
+    decoded = codec.decode(frame.encode_inverter(packet))
     assert isinstance(decoded, InverterPacket)
     assert decoded == InverterPacket(**{**packet.__dict__, "long_words": decoded.long_words})
     assert decoded.long_words == (2 + 28 + len(body)) // 4  # the query: (30 + 8) // 4 = 9
@@ -317,11 +324,11 @@ def test_speedwire_battery_current_is_positive_while_charging_whatever_the_model
     """SMA's sign of 0x495D00 depends on the model; the field's is + while charging."""
     from collector.sources.sma.source import fields_from
 
-    records = [
-        builders.number_record(0x40495D01, 1, raw_ma, 28),
-        builders.number_record(0x00496901, 1, 2048, 28),
-        builders.number_record(0x00496A01, 1, 0, 28),
+    battery = [
+        records.number_record(0x40495D01, 1, raw_ma, 28),
+        records.number_record(0x00496901, 1, 2048, 28),
+        records.number_record(0x00496A01, 1, 0, 28),
     ]
-    fields = fields_from(records)
+    fields = fields_from(battery)
     assert fields["bat_charge_current"] == expected
     assert (fields["bat_power_plus"], fields["bat_power_minus"]) == (2048, 0)

@@ -23,11 +23,12 @@ from collector.reading import FieldSpec, Negative, Reading, apply_negative, cata
 from collector.settings import PolledSettings
 from collector.sources import InstanceConfig, SourceKind, load_kinds
 from collector.sources.sma import builders, codec
-from collector.sources.sma.codec import TYPE_S32, TYPE_U32, Record
-from collector.sources.sma.frame import Address
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma.source import fields_from
-from collector.sources.sma_common import SerialTag
+from collector.sources.sma_common import SerialTag, frame, records
+from collector.sources.sma_common.frame import Address
+from collector.sources.sma_common.meter_socket import meter_socket
+from collector.sources.sma_common.records import TYPE_S32, TYPE_U32, Record
 from collector.sources.sma_em.codec import (
     IMPORT,
     Drop,
@@ -37,7 +38,7 @@ from collector.sources.sma_em.codec import (
     model_of,
 )
 from collector.sources.sma_em.settings import SmaEmSettings
-from collector.sources.sma_em.source import MeterSocket, MeterSource, meter_socket
+from collector.sources.sma_em.source import MeterSocket, MeterSource
 from tests.harness import run_collector
 from tests.servers import free_port
 
@@ -76,12 +77,12 @@ def test_a_home_manager_s_request_is_a_request_and_a_reply_a_reply() -> None:
     inverter = Address(378, 3010538116)
     request = codec.query(inverter, home_manager, 5, 0x51000200, AC_POWER, AC_POWER | 0xFF)
     with pytest.raises(Dropped) as caught:
-        decode_datagram(codec.encode_inverter(request))
+        decode_datagram(frame.encode_inverter(request))
     assert caught.value.reason is Drop.REQUEST
-    record = builders.number_record(builders.record_code(TYPE_S32, AC_POWER), 0, 100, 28)
+    record = records.number_record(records.record_code(TYPE_S32, AC_POWER), 0, 100, 28)
     reply = builders.reply_to(request, inverter, builders.encode_records([record]))
     with pytest.raises(Dropped) as caught:
-        decode_datagram(codec.encode_inverter(reply))
+        decode_datagram(frame.encode_inverter(reply))
     assert caught.value.reason is Drop.REPLY
 
 
@@ -101,13 +102,13 @@ def test_a_device_without_serial_gets_the_instance_name_said_once() -> None:
 
 
 def number(lri: int, value: int | None, *, signed: bool = True, channel: int = 1) -> Record:
-    code = builders.record_code(TYPE_S32 if signed else TYPE_U32, lri, channel)
-    return builders.number_record(code, 0, value, 28)
+    code = records.record_code(TYPE_S32 if signed else TYPE_U32, lri, channel)
+    return records.number_record(code, 0, value, 28)
 
 
 def test_a_record_of_an_unexpected_size_costs_its_field_only() -> None:
     # before: CodecError out of fields_from, past the poll's error translation: the task ended
-    odd = Record(builders.record_code(TYPE_S32, GRID_PLUS), 0, bytes(24))
+    odd = Record(records.record_code(TYPE_S32, GRID_PLUS), 0, bytes(24))
     problems: dict[str, str] = {}
     fields = fields_from([number(AC_POWER, 1500), odd], problems)
     assert fields == {"ac_power": 1500}
@@ -142,7 +143,7 @@ def test_a_negative_value_is_treated_as_its_catalogue_says() -> None:
 
 
 def test_the_three_sma_kinds_round_alike() -> None:
-    from collector.sources.sma.registers import RegisterRole, field_value
+    from collector.sources.sma_common.registers import RegisterRole, field_value
 
     # before: int() (WebConnect: 2.5 -> 2), round() (ennexOS: 2.5 -> 2), half away from zero
     assert field_value(RegisterRole.POWER, 2.5) == 3

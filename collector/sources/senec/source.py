@@ -37,6 +37,7 @@ from collector.sources.senec.states import (
     StateTableNotFound,
     parse_language_file,
 )
+from collector.sources.senec_common import headline
 
 # The device's own web UI sends its JSON this way; some firmware is picky about it.
 HEADERS = {
@@ -186,31 +187,6 @@ class SenecLocalSource:
     def summary(self, reading: Reading) -> dict[str, Any]:
         """Headline values for the per-reading log line."""
         return headline(reading, len(self.fields))
-
-
-def headline(reading: Reading, wanted: int) -> dict[str, Any]:
-    """A SENEC reading's headline values for its log line (local and cloud alike)."""
-    fields = reading.fields
-    out: dict[str, Any] = {"time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if "response_duration" in fields:
-        out["duration_ms"] = fields["response_duration"]
-    if "current_state" in fields:
-        out["state"] = fields["current_state"]
-    for label, name in (("inverter_w", "inverter_power"), ("house_w", "house_power")):
-        if name in fields:
-            out[label] = fields[name]
-    if "bat_power_plus" in fields and "bat_power_minus" in fields:
-        out["battery_w"] = int(fields["bat_power_plus"]) - int(fields["bat_power_minus"])
-    if "bat_fuel_charge" in fields:
-        out["soc_pct"] = fields["bat_fuel_charge"]
-    if "grid_power_plus" in fields and "grid_power_minus" in fields:
-        out["grid_w"] = int(fields["grid_power_plus"]) - int(fields["grid_power_minus"])
-    if "wallbox_charge_power" in fields:
-        out["wallbox_w"] = fields["wallbox_charge_power"]
-    missing = wanted - len(fields)
-    if missing:
-        out["missing_fields"] = missing
-    return out
 
 
 def _connect_problem(url: str, exc: httpx.ConnectError, settings: SenecSettings) -> str:

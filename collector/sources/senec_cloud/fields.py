@@ -6,7 +6,7 @@ The same names, types and units as the kind `senec`, so that a dashboard works w
 from __future__ import annotations
 
 from collector.reading import catalogue
-from collector.sources.senec.fields import FIELDS as LOCAL
+from collector.sources.senec_common.fields import SENEC_FIELDS
 
 # Every poll (the dashboard, and each wallbox of the system)
 MINIMAL = (
@@ -24,4 +24,4 @@ MINIMAL = (
 # SENEC_REQUEST_MODE=full adds the system's details
 FULL = ("case_temp", "application_version", "current_state", "current_state_ok")
 
-FIELDS = catalogue(LOCAL[name] for name in (*MINIMAL, *FULL))
+FIELDS = catalogue(SENEC_FIELDS[name] for name in (*MINIMAL, *FULL))

@@ -13,11 +13,11 @@ import httpx
 from collector.errors import AuthError, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources.senec.source import headline
 from collector.sources.senec_cloud.client import Forbidden, SenecCloudClient, masked
 from collector.sources.senec_cloud.codec import dashboard_fields, timestamp_of
 from collector.sources.senec_cloud.fields import FIELDS
 from collector.sources.senec_cloud.settings import SenecCloudSettings
+from collector.sources.senec_common import headline
 
 STALE_INTERVALS = 3  # SENEC's timestamp older than this many intervals: its data is stale
 

@@ -1,10 +1,13 @@
-"""The `senec` kind's field catalogue: SOLECTRUS names, units and types."""
+"""The SENEC kinds' fields: SOLECTRUS names, units and types. The local kind writes them all;
+SENEC's cloud and SENEC.Connect write those their APIs give, under the same names, so that a
+dashboard works with any of them."""
 
 from __future__ import annotations
 
+from collector import house_fields as house
 from collector.reading import Aggregation, FieldSpec, Negative, catalogue
 
-FIELDS = catalogue(
+SENEC_FIELDS = catalogue(
     [
         FieldSpec("inverter_power", int, "W", "PV production", negative=Negative.ZERO),
         *(
@@ -13,28 +16,14 @@ FIELDS = catalogue(
             )
             for n in (1, 2, 3)
         ),
-        FieldSpec("house_power", int, "W", "house consumption", negative=Negative.INVALID),
-        FieldSpec("bat_power_plus", int, "W", "battery charging power", negative=Negative.INVALID),
-        FieldSpec(
-            "bat_power_minus",
-            int,
-            "W",
-            "battery discharging power (positive number)",
-            negative=Negative.INVALID,
-        ),
-        FieldSpec("bat_fuel_charge", float, "%", "battery state of charge"),
-        FieldSpec("bat_charge_current", float, "A", "battery current, negative while discharging"),
-        FieldSpec("bat_voltage", float, "V", "battery voltage"),
-        FieldSpec(
-            "grid_power_plus", int, "W", "power imported from the grid", negative=Negative.INVALID
-        ),
-        FieldSpec(
-            "grid_power_minus",
-            int,
-            "W",
-            "power exported to the grid (positive number)",
-            negative=Negative.INVALID,
-        ),
+        house.HOUSE_POWER,
+        house.BAT_POWER_PLUS,
+        house.BAT_POWER_MINUS,
+        house.BAT_FUEL_CHARGE,
+        house.BAT_CHARGE_CURRENT,
+        house.BAT_VOLTAGE,
+        house.GRID_POWER_PLUS,
+        house.GRID_POWER_MINUS,
         FieldSpec(
             "wallbox_charge_power",
             int,
@@ -68,6 +57,6 @@ FIELDS = catalogue(
         FieldSpec(
             "measure_time", int, "s", "the reading's time as Unix seconds (UTC)", Aggregation.LAST
         ),
-        FieldSpec("response_duration", int, "ms", "how long the device took to answer the poll"),
+        house.RESPONSE_DURATION,
     ]
 )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collector.reading import catalogue
-from collector.sources.senec.fields import FIELDS as LOCAL
+from collector.sources.senec_common.fields import SENEC_FIELDS
 
 FIELDS = catalogue(
-    LOCAL[name]
+    SENEC_FIELDS[name]
     for name in (
         "inverter_power",
         "house_power",

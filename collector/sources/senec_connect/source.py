@@ -11,7 +11,7 @@ from collector import http
 from collector.errors import AuthError, DeviceUnreachable, LoginRefused, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources.senec.source import headline
+from collector.sources.senec_common import headline
 from collector.sources.senec_connect.codec import INCLUDE, PATH, problem_of, systems_of
 from collector.sources.senec_connect.fields import FIELDS
 from collector.sources.senec_connect.settings import SenecConnectSettings

@@ -26,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
-from collector.sources.sma import codec, frame
-from collector.sources.sma.codec import InverterPacket, Record
-from collector.sources.sma.frame import Address
-from collector.sources.sma.registers import Query
+from collector.sources.sma import codec
+from collector.sources.sma_common import frame
+from collector.sources.sma_common.frame import Address, InverterPacket
+from collector.sources.sma_common.records import Record
+from collector.sources.sma_common.registers import Query
 
 Target = tuple[str, int]  # (host, UDP port): an IP address or a name
 RESOLVE_FOR = 300.0  # seconds a host name's address is used before it is looked up again
@@ -172,7 +173,7 @@ class SpeedwireClient:
             pending = _Pending(address, device, request.command, done=loop.create_future())
             self._pending[pid] = pending
             try:
-                transport.sendto(codec.encode_inverter(request), address)
+                transport.sendto(frame.encode_inverter(request), address)
                 self.stats.sent += 1
                 if attempt:
                     self.stats.retries += 1
@@ -234,7 +235,7 @@ class SpeedwireClient:
         transport = self._transports.get(_family(address[0]))
         if transport is not None:
             transport.sendto(
-                codec.encode_inverter(codec.logoff(self.me, self._packet_id())), address
+                frame.encode_inverter(codec.logoff(self.me, self._packet_id())), address
             )
             self.stats.sent += 1
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from collector.errors import SourceError
 from collector.settings import parse_address
-from collector.sources.sma import codec, frame
+from collector.sources.sma import codec
 from collector.sources.sma.client import SpeedwireClient
-from collector.sources.sma.codec import InverterPacket
-from collector.sources.sma.frame import Address, DiscoveryReply
-from collector.sources.sma.registers import (
+from collector.sources.sma_common import frame
+from collector.sources.sma_common.frame import Address, DiscoveryReply, InverterPacket
+from collector.sources.sma_common.registers import (
     DEVICE_CLASSES,
     LRI_DEVICE_CLASS,
     LRI_DEVICE_TYPE,
@@ -96,7 +96,7 @@ async def discover(
 
     def identify(target: tuple[str, int], pid: int) -> None:
         request = codec.query(frame.ANY, me, pid, codec.CMD_IDENTIFY, 0, 0)
-        transport.sendto(codec.encode_inverter(request), target)
+        transport.sendto(frame.encode_inverter(request), target)
 
     try:
         if multicast:
@@ -192,8 +192,8 @@ async def listen_for_meters(
     """The Energy Meters and Home Managers heard within `wait` seconds (serial -> its first
     datagram), and why none could be listened for, if so."""
     from collector.logging import get_logger
+    from collector.sources.sma_common.meter_socket import meter_socket
     from collector.sources.sma_em.codec import Dropped, decode_datagram
-    from collector.sources.sma_em.source import meter_socket
 
     heard: dict[int, Any] = {}
 

@@ -7,7 +7,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 
 from collector.settings import PolledSettings, lowercase, parse_address
-from collector.sources.sma import codec, frame
+from collector.sources.sma import codec
+from collector.sources.sma_common import frame
 
 
 class SmaSettings(PolledSettings):

@@ -24,10 +24,12 @@ from collector.logging import get_logger
 from collector.reading import FieldValue, Reading
 from collector.settings import format_address
 from collector.sources.sma.client import SessionLost, SpeedwireClient
-from collector.sources.sma.codec import Record
-from collector.sources.sma.fields import MAX_STRINGS, add_derived
-from collector.sources.sma.frame import Address, SpeedwireError
-from collector.sources.sma.registers import (
+from collector.sources.sma.settings import SmaSettings
+from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
+from collector.sources.sma_common.fields import MAX_STRINGS, add_derived
+from collector.sources.sma_common.frame import Address, SpeedwireError
+from collector.sources.sma_common.records import Record
+from collector.sources.sma_common.registers import (
     QUERIES,
     REGISTERS,
     STATUS_OK,
@@ -35,8 +37,6 @@ from collector.sources.sma.registers import (
     field_value,
     status_name,
 )
-from collector.sources.sma.settings import SmaSettings
-from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
 
 NIGHT_INTERVAL = 60.0
 STATUS_OFF = 303

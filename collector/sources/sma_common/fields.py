@@ -1,12 +1,16 @@
-"""The `sma` kind's field catalogue. Names it shares with other kinds mean the same there."""
+"""The SMA kinds' field catalogues, from one set of specs: an inverter's fields (what Speedwire
+reads, and the web kinds with it), an energy meter's counters, and what an inverter's web
+interface reports beyond Speedwire. Each kind's `fields.py` names its catalogue from these.
+Names shared with other kinds mean the same there (a test checks every pair)."""
 
 from __future__ import annotations
 
+from collector import house_fields as house
 from collector.reading import Aggregation, FieldSpec, FieldValue, Negative, catalogue
 
 MAX_STRINGS = 6
 
-FIELDS = catalogue(
+INVERTER_FIELDS = catalogue(
     [
         FieldSpec("ac_power", int, "W", "AC power fed out by the inverter", negative=Negative.ZERO),
         *(
@@ -58,30 +62,16 @@ FIELDS = catalogue(
         FieldSpec("grid_relay_ok", bool, "", "whether the grid relay is closed"),
         FieldSpec("device_temperature", float, "°C", "inverter temperature"),
         # battery inverters
-        FieldSpec("bat_fuel_charge", float, "%", "battery state of charge"),
-        FieldSpec("bat_power_plus", int, "W", "battery charging power", negative=Negative.INVALID),
-        FieldSpec(
-            "bat_power_minus",
-            int,
-            "W",
-            "battery discharging power (positive number)",
-            negative=Negative.INVALID,
-        ),
-        FieldSpec("bat_voltage", float, "V", "battery voltage"),
-        FieldSpec("bat_charge_current", float, "A", "battery current, negative while discharging"),
+        house.BAT_FUEL_CHARGE,
+        house.BAT_POWER_PLUS,
+        house.BAT_POWER_MINUS,
+        house.BAT_VOLTAGE,
+        house.BAT_CHARGE_CURRENT,
         FieldSpec("bat_temperature", float, "°C", "battery temperature"),
         # an energy meter on the inverter
-        FieldSpec(
-            "grid_power_plus", int, "W", "power imported from the grid", negative=Negative.INVALID
-        ),
-        FieldSpec(
-            "grid_power_minus",
-            int,
-            "W",
-            "power exported to the grid (positive number)",
-            negative=Negative.INVALID,
-        ),
-        FieldSpec("response_duration", int, "ms", "how long the device took to answer the poll"),
+        house.GRID_POWER_PLUS,
+        house.GRID_POWER_MINUS,
+        house.RESPONSE_DURATION,
     ]
 )
 
@@ -109,3 +99,34 @@ def add_derived(fields: dict[str, FieldValue]) -> None:
     if strings:
         fields["dc_power"] = sum(strings)
     battery_current_sign(fields)
+
+
+# An energy meter's counters: the sma-em kind's, and what WebConnect and ennexOS report of the
+# meter attached to the inverter.
+METER_COUNTERS = (
+    FieldSpec(
+        "grid_energy_plus",
+        int,
+        "Wh",
+        "energy imported from the grid, the meter's counter",
+        Aggregation.LAST,
+    ),
+    FieldSpec(
+        "grid_energy_minus",
+        int,
+        "Wh",
+        "energy exported to the grid, the meter's counter",
+        Aggregation.LAST,
+    ),
+)
+
+# An inverter's web interface (WebConnect): the inverter's fields, the meter's counters and the
+# house's consumption.
+WEB_FIELDS = catalogue(
+    [
+        *(spec for name, spec in INVERTER_FIELDS.items() if name != "response_duration"),
+        *METER_COUNTERS,
+        house.HOUSE_POWER,
+        INVERTER_FIELDS["response_duration"],
+    ]
+)

@@ -2,10 +2,13 @@
 
 A datagram is `SMA\\0` and a list of tags (u16 length and u16 id, big-endian, then the payload),
 ending with the end-of-data tag (length 0, id 0). The tag that matters is data2 (id 0x0010): its
-payload starts with a big-endian protocol id: 0x6065 for the inverter protocol (`codec`), 0x6069
-for the Energy Meter's multicast (kept raw here, parsed by the sma-em kind). Discovery is two
-tag lists without a data2 payload: the request, and the reply carrying the device's address in
-tag 0x0030.
+payload starts with a big-endian protocol id: 0x6065 for the inverter protocol, 0x6069 for the
+Energy Meter's multicast (kept raw here, parsed by the sma-em kind). Discovery is two tag lists
+without a data2 payload: the request, and the reply carrying the device's address in tag 0x0030.
+
+The inverter protocol's packet (`InverterPacket`: addresses, error, fragment, packet id,
+command, body) is here too, since the meter kind must tell an inverter's request from its reply;
+its commands, login and records are the sma kind's `codec`.
 """
 
 from __future__ import annotations
@@ -140,3 +143,104 @@ def is_discovery_request(data: bytes) -> bool:
     except SpeedwireError:
         return False
     return find_tag(tags, TAG_DISCOVERY) is not None and find_tag(tags, TAG_DATA2) is None
+
+
+REQUEST_CONTROL = 0xA0
+
+
+# --- the inverter protocol (0x6065) -------------------------------------------------------
+
+_HEADER = struct.Struct("<BBHIHHIHHHHI")  # after the protocol id: all little-endian but 2 bytes
+# long words (u8), control (u8), dst susy, dst serial, dst control, src susy, src serial,
+# src control, error, fragment, packet id, command
+
+
+@dataclass(frozen=True)
+class InverterPacket:
+    """One 0x6065 datagram. `body` is whatever follows the command (register range, records)."""
+
+    destination: Address
+    source: Address
+    command: int
+    packet_id: int
+    body: bytes = b""
+    control: int = REQUEST_CONTROL
+    destination_control: int = 0
+    source_control: int = 0
+    error: int = 0
+    fragment: int = 0
+    group: int = 1
+    long_words: int | None = None  # None: computed (length // 4); kept as received otherwise
+
+    @property
+    def pid(self) -> int:
+        """The packet id without the request flag (bit 15)."""
+        return self.packet_id & 0x7FFF
+
+    @property
+    def is_reply(self) -> bool:
+        return self.command & 0xFF in (0x01, 0x0D)
+
+    @property
+    def register_range(self) -> tuple[int, int]:
+        """`first`, `last`: registers in a query; record indices in a reply."""
+        if len(self.body) < 8:
+            raise SpeedwireError(f"command 0x{self.command:08x} has no register range")
+        first, last = struct.unpack_from("<II", self.body, 0)
+        return first, last
+
+
+def encode_inverter(packet: InverterPacket) -> bytes:
+    fields = struct.pack(">H", PROTOCOL_INVERTER)
+    length = 2 + _HEADER.size + len(packet.body)
+    long_words = packet.long_words if packet.long_words is not None else length // 4
+    fields += _HEADER.pack(
+        long_words,
+        packet.control,
+        packet.destination.susy,
+        packet.destination.serial,
+        packet.destination_control,
+        packet.source.susy,
+        packet.source.serial,
+        packet.source_control,
+        packet.error,
+        packet.fragment,
+        packet.packet_id,
+        packet.command,
+    )
+    group = Tag(TAG_GROUP, struct.pack(">I", packet.group))
+    return join_tags([group, Tag(TAG_DATA2, fields + packet.body)])
+
+
+def decode_inverter(payload: bytes, group: int = 1) -> InverterPacket:
+    """A data2 payload of protocol 0x6065 (the protocol id included)."""
+    if len(payload) < 2 + _HEADER.size:
+        raise SpeedwireError(f"0x6065 payload of {len(payload)} bytes is shorter than its header")
+    (
+        long_words,
+        control,
+        dst_susy,
+        dst_serial,
+        dst_control,
+        src_susy,
+        src_serial,
+        src_control,
+        error,
+        fragment,
+        packet_id,
+        command,
+    ) = _HEADER.unpack_from(payload, 2)
+    return InverterPacket(
+        destination=Address(dst_susy, dst_serial),
+        source=Address(src_susy, src_serial),
+        command=command,
+        packet_id=packet_id,
+        body=payload[2 + _HEADER.size :],
+        control=control,
+        destination_control=dst_control,
+        source_control=src_control,
+        error=error,
+        fragment=fragment,
+        group=group,
+        long_words=long_words,
+    )

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from collector.errors import CodecError
-from collector.sources.sma.codec import decode_inverter
-from collector.sources.sma.frame import (
+from collector.sources.sma_common.frame import (
     PROTOCOL_INVERTER,
     PROTOCOL_METER,
     TAG_DATA2,
     SpeedwireError,
+    decode_inverter,
     decode_meter,
     split_tags,
 )

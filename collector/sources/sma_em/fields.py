@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+from collector.house_fields import GRID_POWER_MINUS, GRID_POWER_PLUS
 from collector.reading import Aggregation, FieldSpec, Negative, catalogue
+from collector.sources.sma_common.fields import METER_COUNTERS
 
 PHASES = (1, 2, 3)
 
 FIELDS = catalogue(
     [
-        FieldSpec(
-            "grid_power_plus", int, "W", "power imported from the grid", negative=Negative.INVALID
-        ),
-        FieldSpec(
-            "grid_power_minus",
-            int,
-            "W",
-            "power exported to the grid (positive number)",
-            negative=Negative.INVALID,
-        ),
+        GRID_POWER_PLUS,
+        GRID_POWER_MINUS,
         *(
             FieldSpec(
                 f"grid_power_plus_l{n}",
@@ -45,20 +39,7 @@ FIELDS = catalogue(
         ),
         FieldSpec("grid_power_factor", float, "", "power factor (cos φ) at the grid connection"),
         FieldSpec("grid_frequency", float, "Hz", "grid frequency"),
-        FieldSpec(
-            "grid_energy_plus",
-            int,
-            "Wh",
-            "energy imported from the grid, the meter's counter",
-            Aggregation.LAST,
-        ),
-        FieldSpec(
-            "grid_energy_minus",
-            int,
-            "Wh",
-            "energy exported to the grid, the meter's counter",
-            Aggregation.LAST,
-        ),
+        *METER_COUNTERS,
         FieldSpec("samples", int, "", "datagrams the reading is made from", Aggregation.LAST),
     ]
 )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from collector.simulators.household import Household
 from collector.simulators.serve import until_signalled
-from collector.sources.sma.frame import MULTICAST_GROUP, PORT
+from collector.sources.sma_common.frame import MULTICAST_GROUP, PORT
 from collector.sources.sma_em.codec import (
     CURRENT,
     EXPORT,

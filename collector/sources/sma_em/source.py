@@ -12,8 +12,6 @@ import asyncio
 import contextlib
 import functools
 import math
-import socket
-import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,6 +21,7 @@ from typing import Any
 from collector.logging import get_logger
 from collector.reading import FieldValue, Reading
 from collector.sources import Emit, InstanceStatus
+from collector.sources.sma_common.meter_socket import meter_socket
 from collector.sources.sma_em.codec import (
     CURRENT,
     EXPORT,
@@ -166,42 +165,6 @@ class MeterSocket:
                 reason=str(exc),
                 note="counted; further ones of this kind are not logged",
             )
-
-
-def meter_socket(port: int, group: str, interface: str, log: Any) -> socket.socket:
-    """A UDP socket on the port that meters send to, shared with other listeners on this host
-    (SO_REUSEADDR, SO_REUSEPORT), in the multicast group unless `group` is "none"; a group that
-    cannot be joined is one warning, and unicast still arrives."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    try:
-        _prepare(sock, port, group, interface, log)
-    except BaseException:
-        sock.close()  # a port taken, no permission: the socket is not left open
-        raise
-    return sock
-
-
-def _prepare(sock: socket.socket, port: int, group: str, interface: str, log: Any) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if hasattr(socket, "SO_REUSEPORT"):  # other listeners on this host keep working
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("", port))
-    if group != "none":
-        interface = interface or "0.0.0.0"
-        membership = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(interface))
-        try:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
-        except OSError as exc:  # no multicast route, interface not up: unicast still works
-            log.warning(
-                "multicast group not joined",
-                group=group,
-                interface=interface,
-                error=exc.strerror or str(exc),
-                note="only datagrams sent to this machine's address arrive; set "
-                "SMA_EM_INTERFACE to the address of the network the meter is in",
-            )
-    sock.setblocking(False)
 
 
 class _Protocol(asyncio.DatagramProtocol):

@@ -18,8 +18,8 @@ from typing import Any
 
 from collector.errors import CodecError, excerpt
 from collector.reading import FieldValue
-from collector.sources.sma.fields import MAX_STRINGS, add_derived
-from collector.sources.sma.registers import STATUS_OK, RegisterRole, field_value, status_name
+from collector.sources.sma_common.fields import MAX_STRINGS, add_derived
+from collector.sources.sma_common.registers import STATUS_OK, RegisterRole, field_value, status_name
 
 SELF = "IGULD:SELF"  # the component id of the device that answers
 

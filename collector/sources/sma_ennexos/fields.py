@@ -4,7 +4,7 @@ counters, as WebConnect's. Names it shares with other kinds mean the same there.
 from __future__ import annotations
 
 from collector.reading import catalogue
-from collector.sources.sma_webconnect.fields import FIELDS as WEBCONNECT
+from collector.sources.sma_common.fields import WEB_FIELDS
 
 # ennexOS names no house-consumption channel (sma.md §7b.5)
-FIELDS = catalogue([spec for name, spec in WEBCONNECT.items() if name != "house_power"])
+FIELDS = catalogue([spec for name, spec in WEB_FIELDS.items() if name != "house_power"])

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector.simulators.household import Household
 from collector.simulators.serve import HttpSimulator, JsonHandler, tls_missing, until_signalled
-from collector.sources.sma.simulator import SmaInverter
+from collector.sources.sma_common.inverter import SimulatedInverter
 from collector.sources.sma_ennexos.codec import SELF
 from collector.sources.sma_ennexos.source import DEVICE, LIVE
 
@@ -63,7 +63,7 @@ class EnnexosDevice:
 
     def __init__(
         self,
-        inverter: SmaInverter | None = None,
+        inverter: SimulatedInverter | None = None,
         *,
         users: dict[str, str] | None = None,
         token_lifetime: float = 3600.0,
@@ -71,7 +71,7 @@ class EnnexosDevice:
         replay_info: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.inverter = inverter or SmaInverter(3016259999, strings=3, meter=True)
+        self.inverter = inverter or SimulatedInverter(3016259999, strings=3, meter=True)
         self.users = users if users is not None else {"collector": "secret"}
         self.token_lifetime = token_lifetime
         self.replay = replay
@@ -356,7 +356,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         return 2
     if not args.http and tls_missing(""):
         return 2
-    inverter = SmaInverter(
+    inverter = SimulatedInverter(
         args.serial,
         strings=args.strings,
         battery=args.battery,

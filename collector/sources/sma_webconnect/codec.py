@@ -21,8 +21,8 @@ from typing import Any
 
 from collector.errors import CodecError, excerpt
 from collector.reading import FieldValue
-from collector.sources.sma.fields import MAX_STRINGS, add_derived
-from collector.sources.sma.registers import (
+from collector.sources.sma_common.fields import MAX_STRINGS, add_derived
+from collector.sources.sma_common.registers import (
     REGISTERS,
     STATUS_OK,
     Register,

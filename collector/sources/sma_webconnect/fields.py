@@ -4,16 +4,6 @@ Names it shares with other kinds mean the same there."""
 
 from __future__ import annotations
 
-from collector.reading import FieldSpec, Negative, catalogue
-from collector.sources.sma.fields import FIELDS as SPEEDWIRE
-from collector.sources.sma_em.fields import FIELDS as METER
+from collector.sources.sma_common.fields import WEB_FIELDS
 
-FIELDS = catalogue(
-    [
-        *(spec for name, spec in SPEEDWIRE.items() if name != "response_duration"),
-        METER["grid_energy_plus"],
-        METER["grid_energy_minus"],
-        FieldSpec("house_power", int, "W", "house consumption", negative=Negative.INVALID),
-        SPEEDWIRE["response_duration"],
-    ]
-)
+FIELDS = WEB_FIELDS

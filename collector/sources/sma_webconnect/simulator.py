@@ -31,10 +31,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from collector.simulators.household import Household
 from collector.simulators.serve import HttpSimulator, JsonHandler, tls_missing, until_signalled
-from collector.sources.sma.builders import version_number
-from collector.sources.sma.codec import TYPE_STATUS, Record
-from collector.sources.sma.registers import QUERIES
-from collector.sources.sma.simulator import SmaInverter
+from collector.sources.sma_common.inverter import SimulatedInverter
+from collector.sources.sma_common.records import TYPE_STATUS, Record, version_number
+from collector.sources.sma_common.registers import QUERIES
 
 DEVICE_UID = "0199-B3376BC5"
 
@@ -68,7 +67,7 @@ class WebConnectDevice:
 
     def __init__(
         self,
-        inverter: SmaInverter | None = None,
+        inverter: SimulatedInverter | None = None,
         *,
         user_password: str = "0000",
         installer_password: str = "1111",
@@ -79,7 +78,7 @@ class WebConnectDevice:
         replay_params: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.inverter = inverter or SmaInverter(3010538116, meter=True, battery=True)
+        self.inverter = inverter or SimulatedInverter(3010538116, meter=True, battery=True)
         self.passwords = {"usr": user_password, "istl": installer_password}
         self.slots = slots
         self.session_expiry = session_expiry
@@ -381,7 +380,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
     if not args.http and tls_missing(""):
         return 2
     household = Household(seed=args.seed, speed=args.speed, peak_pv=6000.0)
-    inverter = SmaInverter(
+    inverter = SimulatedInverter(
         args.serial,
         strings=args.strings,
         battery=args.battery,

@@ -19,9 +19,9 @@ from collector.errors import DeviceUnreachable, ProtocolError
 from collector.http import tls_note
 from collector.logging import get_logger
 from collector.reading import Reading
-from collector.sources.sma.codec import version_text
-from collector.sources.sma.registers import DEVICE_CLASSES, REGISTERS
 from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
+from collector.sources.sma_common.records import version_text
+from collector.sources.sma_common.registers import DEVICE_CLASSES, REGISTERS
 from collector.sources.sma_webconnect.client import WebConnectClient
 from collector.sources.sma_webconnect.codec import (
     EXTRA,

@@ -1,0 +1,39 @@
+"""The fields that kinds of both families write: the house's power flows and a poll's duration.
+
+One spec per name, which every catalogue that has the field takes from here, so that a SENEC and
+an SMA household fill the same dashboard (the catalogue test still compares every name shared).
+"""
+
+from __future__ import annotations
+
+from collector.reading import FieldSpec, Negative
+
+HOUSE_POWER = FieldSpec("house_power", int, "W", "house consumption", negative=Negative.INVALID)
+GRID_POWER_PLUS = FieldSpec(
+    "grid_power_plus", int, "W", "power imported from the grid", negative=Negative.INVALID
+)
+GRID_POWER_MINUS = FieldSpec(
+    "grid_power_minus",
+    int,
+    "W",
+    "power exported to the grid (positive number)",
+    negative=Negative.INVALID,
+)
+BAT_POWER_PLUS = FieldSpec(
+    "bat_power_plus", int, "W", "battery charging power", negative=Negative.INVALID
+)
+BAT_POWER_MINUS = FieldSpec(
+    "bat_power_minus",
+    int,
+    "W",
+    "battery discharging power (positive number)",
+    negative=Negative.INVALID,
+)
+BAT_FUEL_CHARGE = FieldSpec("bat_fuel_charge", float, "%", "battery state of charge")
+BAT_CHARGE_CURRENT = FieldSpec(
+    "bat_charge_current", float, "A", "battery current, negative while discharging"
+)
+BAT_VOLTAGE = FieldSpec("bat_voltage", float, "V", "battery voltage")
+RESPONSE_DURATION = FieldSpec(
+    "response_duration", int, "ms", "how long the device took to answer the poll"
+)
