@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import platform
@@ -274,13 +273,12 @@ async def run_daemon(config: Config) -> int:
             report_now()
             next_report = max(next_report + runtime.self_every, time.monotonic())
         timeout = min(runtime.health_every, max(0.0, next_report - time.monotonic()))
-        with contextlib.suppress(TimeoutError):
-            waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-            try:
-                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for future in waiting:
-                    future.cancel()
+        waiting = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+        try:  # asyncio.wait returns at the timeout: nothing to catch
+            await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in waiting:
+                future.cancel()
         if writer_task.done():  # the writer never ends on its own: a bug, do not hide it
             writer_task.result()
 

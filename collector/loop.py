@@ -147,13 +147,7 @@ class PollLoop:
         self.status.poll_seconds += time.monotonic() - began
 
     def _collected(self, reading: Reading, on_disk: bool) -> None:
-        self.status.readings += 1
-        self.status.last_reading_at = time.time()
-        if on_disk:
-            self._log.info("reading", **self.poller.summary(reading))
-        else:
-            self._log.info("reading", **self.poller.summary(reading), on_disk=False)
-        self.status.changed()
+        self.status.collected(self._log, self.poller.summary(reading), on_disk)
 
     def _bug(self, exc: Exception) -> bool:
         """An exception that is no SourceError: a bug of the kind. Said once per exception type

@@ -17,19 +17,26 @@ from collector.sources.senec.simulator import SenecSimulator
 from tests.servers import InfluxDB1
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every prefix of a collector setting (the kinds' too): an exported one must not leak into tests.
-SETTING_PREFIXES = (
-    "SENEC_",
-    "SMA_",
-    "INFLUX_",
-    "LOG_",
-    "DATA_DIR",
-    "SHUTDOWN_",
-    "BUFFER_",
-    "HEALTH_",
-    "COLLECTOR_",
-    "SELF_",
-)
+
+
+def _setting_prefixes() -> tuple[str, ...]:
+    """Every prefix of a collector setting: each kind's (found as the daemon finds them, so a
+    new kind's cannot be forgotten), every core variable, and COLLECTOR_CONFIG."""
+    from collector.config import TABLES, keys_of, variable_of
+    from collector.environment import CONFIG_VARIABLE
+    from collector.sources import load_kinds
+
+    kinds = load_kinds().values()
+    prefixes = {kind.env_prefix for kind in kinds}
+    names = {  # the kinds' own (SENEC's INFLUX_MEASUREMENT) and the core's
+        *(variable_of(k.settings, k.env_prefix, key) for k in kinds for key in keys_of(k.settings)),
+        *(variable_of(t.model, t.prefix, key) for t in TABLES for key in keys_of(t.model)),
+    }
+    return tuple(sorted(prefixes | names | {CONFIG_VARIABLE}))
+
+
+# An exported setting must not leak into the tests' collectors.
+SETTING_PREFIXES = _setting_prefixes()
 INFLUX_TYPES = {int: "integer", float: "float", bool: "boolean", str: "string"}
 
 

@@ -32,7 +32,7 @@ from collector.sources.sma_webconnect.simulator import (
 from collector.sources.sma_webconnect.source import SmaWebConnectSource
 from tests.conftest import RECORDINGS
 from tests.servers import free_port
-from tests.test_sma_webconnect_codec import EXPECTED
+from tests.webconnect_expected import EXPECTED
 
 
 class Clock:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -51,6 +52,17 @@ class InstanceStatus:
     stopped: str | None = None  # why it stopped for good (it is not asked again)
     asleep_since: float | None = None  # wall clock: silent as it is expected to be (at night)
     listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def collected(self, log: Any, summary: dict[str, Any], on_disk: bool) -> None:
+        """A reading is on disk (or, when the queue cannot be written, held in memory:
+        `on_disk` False): counted, and logged as `reading` with its headline values."""
+        self.readings += 1
+        self.last_reading_at = time.time()
+        if on_disk:
+            log.info("reading", **summary)
+        else:
+            log.info("reading", **summary, on_disk=False)
+        self.changed()
 
     def changed(self) -> None:
         for listener in self.listeners:

@@ -15,8 +15,8 @@ it had and as many hex digits as its type has (the device always writes them all
 unwanted values may hold printable ASCII that needs no escape. So a body it matches is valid
 JSON with the same sections, keys and types, and decodes as the general path would decode it.
 Anything else (a sentinel, an error, a short or bad digit, an escaped character, another key,
-NaN) takes the general path, which parses the JSON and names every problem; tests/test_fields.py
-checks the two paths against each other.
+NaN) takes the general path, which parses the JSON and names every problem;
+tests/test_senec_fields.py checks the two paths against each other.
 """
 
 from __future__ import annotations

@@ -96,7 +96,6 @@ class SmaSource:
         self.timeout = timeout  # per attempt; each request is tried three times
         self._password = password
         self._group = group
-        self._request_timeout = timeout
         self._measurement = measurement
         self._serial = SerialTag(name)
         self._client: SpeedwireClient | None = None
@@ -118,7 +117,7 @@ class SmaSource:
     async def _session(self) -> tuple[SpeedwireClient, Address]:
         if self._client is None:
             retries = SmaSettings.attempts - 1
-            self._client = SpeedwireClient(timeout=self._request_timeout, retries=retries)
+            self._client = SpeedwireClient(timeout=self.timeout, retries=retries)
             await self._client.open()
         if self._device is None:
             self._device = await self._client.login(self.target, self._password, self._group)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.logging import get_logger
-from collector.reading import FieldValue, Reading
+from collector.reading import Aggregation, FieldValue, Reading
 from collector.sources import Emit, InstanceStatus
 from collector.sources.sma_common.meter_socket import meter_socket
 from collector.sources.sma_em.codec import (
@@ -36,7 +36,7 @@ from collector.sources.sma_em.codec import (
     model_of,
     phase,
 )
-from collector.sources.sma_em.fields import PHASES
+from collector.sources.sma_em.fields import FIELDS, PHASES
 from collector.sources.sma_em.settings import SmaEmSettings
 from collector.values import round1, round_int
 
@@ -49,8 +49,8 @@ SILENCE_HINT = (
 UNKNOWN_MODEL = "a SUSyID not known yet: read as a meter all the same"
 RECENT = 256  # datagrams remembered to recognise one heard twice
 
-# field -> OBIS index of the actual value it averages, and its rounding
-MEANS: dict[str, tuple[int, Callable[[float], FieldValue]]] = {
+# field -> the OBIS measurand it is read from, and the rounding of its value
+MEASURANDS: dict[str, tuple[int, Callable[[float], FieldValue]]] = {
     "grid_power_plus": (IMPORT, round_int),
     "grid_power_minus": (EXPORT, round_int),
     **{f"grid_power_plus_l{n}": (phase(IMPORT, n), round_int) for n in PHASES},
@@ -59,8 +59,17 @@ MEANS: dict[str, tuple[int, Callable[[float], FieldValue]]] = {
     **{f"grid_current_l{n}": (phase(CURRENT, n), lambda v: round(v, 3)) for n in PHASES},
     "grid_power_factor": (POWER_FACTOR, lambda v: round(v, 3)),
     "grid_frequency": (FREQUENCY, lambda v: round(v, 3)),
+    "grid_energy_plus": (IMPORT, round_int),
+    "grid_energy_minus": (EXPORT, round_int),
 }
-COUNTERS = {"grid_energy_plus": IMPORT, "grid_energy_minus": EXPORT}
+# How an interval's datagrams become one value is the catalogue's word (FieldSpec.aggregate):
+# a gauge is averaged over the interval (its actual value), a counter is its last value.
+MEANS = {
+    name: how for name, how in MEASURANDS.items() if FIELDS[name].aggregate is Aggregation.MEAN
+}
+COUNTERS = {
+    name: how for name, how in MEASURANDS.items() if FIELDS[name].aggregate is Aggregation.LAST
+}
 
 
 class Window:
@@ -79,7 +88,7 @@ class Window:
             if value is not None:
                 self.sums[name] = self.sums.get(name, 0.0) + value
                 self.counts[name] = self.counts.get(name, 0) + 1
-        for name, index in COUNTERS.items():
+        for name, (index, _) in COUNTERS.items():
             energy = datagram.energy(index)
             if energy is not None:
                 self.latest[name] = energy
@@ -90,7 +99,7 @@ class Window:
             if name in self.counts:
                 fields[name] = rounding(self.sums[name] / self.counts[name])
         for name, energy in self.latest.items():
-            fields[name] = round_int(energy)
+            fields[name] = COUNTERS[name][1](energy)
         fields["samples"] = self.samples
         return fields
 
@@ -312,8 +321,6 @@ class MeterSource:
             self._log.info("meter heard again", serial=serial, after_s=round(end - since))
 
     def _collected(self, reading: Reading, on_disk: bool) -> None:
-        self.status.readings += 1
-        self.status.last_reading_at = time.time()
         fields = reading.fields
         summary: dict[str, Any] = {"time": reading.time.strftime("%Y-%m-%dT%H:%M:%SZ")}
         summary.update(reading.tags)
@@ -321,10 +328,7 @@ class MeterSource:
         if isinstance(plus, int) and isinstance(minus, int):
             summary["grid_w"] = plus - minus
         summary["samples"] = fields.get("samples")
-        if not on_disk:
-            summary["on_disk"] = False
-        self._log.info("reading", **summary)
-        self.status.changed()
+        self.status.collected(self._log, summary, on_disk)
 
     async def aclose(self) -> None:
         pass
