@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from collector.sources import SourceKind
 from collector.sources.senec.simulator import SenecSimulator
 from tests.servers import InfluxDB1
 
@@ -217,3 +218,14 @@ def toml_file(sources: list[dict[str, object]], tables: dict[str, dict[str, obje
         lines.append(f"[{name}]")
         lines += [f"{key} = {toml_value(value)}" for key, value in table.items()]
     return "\n".join(lines) + "\n"
+
+
+def kind_folder(kind: SourceKind) -> Path:
+    """The folder of a registered kind's package (its page, README.md, and sample.toml)."""
+    from importlib import import_module
+    from importlib.metadata import entry_points
+
+    (point,) = [p for p in entry_points(group="collector.sources") if p.name == kind.name]
+    module = import_module(point.module)
+    assert module.__file__ is not None
+    return Path(module.__file__).parent

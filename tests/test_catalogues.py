@@ -1,4 +1,4 @@
-"""Field catalogues: a name two kinds share means the same in both; the README shows them all."""
+"""Field catalogues: a name two kinds share means the same in both; each page shows its kind's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from collector.cli import field_table
 from collector.reading import Aggregation, FieldSpec, Negative, catalogue
 from collector.sources import SourceKind, load_kinds
-from tests.harness import ROOT
+from tests.harness import kind_folder
 from tests.kinds import COUNTER, LISTENER
 
 KINDS = load_kinds()
@@ -72,12 +72,12 @@ def test_counters_and_states_are_not_averaged() -> None:
 
 
 @pytest.mark.parametrize("kind", list(KINDS.values()), ids=lambda kind: kind.name)
-def test_the_readme_field_table_is_the_catalogue(kind: SourceKind) -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_kinds_page_shows_its_catalogue(kind: SourceKind) -> None:
+    page = (kind_folder(kind) / "README.md").read_text(encoding="utf-8")
     match = re.search(
-        rf"<!-- fields {re.escape(kind.name)} -->\n(.*?)\n<!-- /fields -->", readme, re.S
+        rf"<!-- fields {re.escape(kind.name)} -->\n(.*?)\n<!-- /fields -->", page, re.S
     )
-    assert match is not None, f"README has no field table for {kind.name}"
+    assert match is not None, f"{kind.name}'s README.md has no field table"
     assert match.group(1) == field_table(kind), (
         f"regenerate it: collector sources --markdown {kind.name}"
     )

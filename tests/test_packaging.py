@@ -251,18 +251,23 @@ def test_compose_file_accepts_an_sma_only_setup(tmp_path: Path) -> None:
     assert environment.get("SENEC_HOST", "") == ""  # not set: no SENEC instance
 
 
-def test_env_example_and_readme_document_every_setting() -> None:
+def test_env_example_and_the_pages_document_every_setting() -> None:
+    """The core's settings in README.md, each kind's on its own page; all in .env.example."""
     from collector.config import TABLES, keys_of, secret_keys, variable_of
     from collector.sources import load_kinds
+    from tests.harness import kind_folder
 
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
-    models = [(table.model, table.prefix) for table in TABLES]
-    models += [(kind.settings, kind.env_prefix) for kind in load_kinds().values()]
-    for model, prefix in models:
+    models = [(table.model, table.prefix, readme) for table in TABLES]
+    models += [
+        (kind.settings, kind.env_prefix, (kind_folder(kind) / "README.md").read_text())
+        for kind in load_kinds().values()
+    ]
+    for model, prefix, page in models:
         for key in keys_of(model):
             variable = variable_of(model, prefix, key)
             assert variable in example, variable
-            assert f"`{variable}`" in readme, variable
+            assert f"`{variable}`" in page, variable
             if key in secret_keys(model):
-                assert f"`{variable}_FILE`" in readme, variable
+                assert f"`{variable}_FILE`" in page, variable
