@@ -182,16 +182,16 @@ async def run_daemon(config: Config) -> int:
         log.info(
             "queue",
             path=str(store.path),
-            pending=store.pending,
-            rejected=store.rejected,
+            pending=queue.state.pending,
+            rejected=queue.state.rejected,
             max_age=format_duration(runtime.buffer_max_age),
             max_mb=f"{runtime.buffer_max_mb:g}",
         )
-        if store.pending:
+        if queue.state.pending:
             oldest = await queue.peek(1)
             log.info(
                 "delivering readings from before the start",
-                pending=store.pending,
+                pending=queue.state.pending,
                 oldest=iso(oldest[0].time) if oldest else None,
             )
 
@@ -225,7 +225,7 @@ async def run_daemon(config: Config) -> int:
     def report_now() -> None:
         if report is None:
             return
-        for point in report.points(writer, queue.pending, store.rejected):
+        for point in report.points(writer, queue.state.pending, queue.state.rejected):
             queue.submit(point, _ignore)
 
     def heartbeat(exited: bool = False) -> None:
@@ -248,8 +248,8 @@ async def run_daemon(config: Config) -> int:
                 ],
                 QueueHealth(
                     pending=pending,
-                    on_disk=store.on_disk,
-                    error=store.error,
+                    on_disk=queue.state.on_disk,
+                    error=queue.state.error,
                     growing_since=trend.growing_since(pending),
                     write_error=writer.last_error,
                 ),
@@ -292,7 +292,7 @@ async def run_daemon(config: Config) -> int:
     for item in instances:
         await item.instance.aclose()
     await sink.aclose()
-    in_memory = store.in_memory
+    in_memory = queue.state.in_memory
     left = queue.pending
     await queue.close()
     if in_memory:
@@ -300,7 +300,7 @@ async def run_daemon(config: Config) -> int:
             "shutdown: readings lost",
             readings=in_memory,
             reason="they were held in memory because the queue could not be written",
-            error=store.error,
+            error=queue.state.error,
         )
     heartbeat(exited=True)
     unchanged = sum(item.instance.status.unchanged for item in instances)

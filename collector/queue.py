@@ -91,6 +91,18 @@ class Item:
 
 
 @dataclass(frozen=True)
+class QueueState:
+    """The queue's figures at one moment, taken in the queue's thread (`QueueStore.state`): what
+    the event loop reads (health, logs, the self-report), never the store's own counters."""
+
+    pending: int = 0
+    in_memory: int = 0
+    rejected: int = 0
+    on_disk: bool = True
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class RejectedGroup:
     reason: str
     status: int | None
@@ -260,6 +272,9 @@ class QueueStore:
     @property
     def rejected(self) -> int:
         return self._rejected
+
+    def state(self) -> QueueState:
+        return QueueState(self.pending, self.in_memory, self.rejected, self.on_disk, self.error)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -712,19 +727,29 @@ T = TypeVar("T")
 
 
 class DurableQueue:
-    """The QueueStore for the asyncio daemon: every call runs in one worker thread."""
+    """The QueueStore for the asyncio daemon: every call runs in one worker thread, which also
+    takes the queue's figures after it (`state`): the store is touched by that thread alone."""
 
     def __init__(self, store: QueueStore) -> None:
         self.store = store
+        self.state = QueueState()
         self.changed = asyncio.Event()  # set after every append: wakes the writer
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue")
 
+    def _with_state(self, function: Callable[..., T], *args: Any) -> tuple[T, QueueState]:
+        result = function(*args)
+        return result, self.store.state()
+
     async def _call(self, function: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        loop = asyncio.get_running_loop()
+        result, self.state = await loop.run_in_executor(
+            self._executor, self._with_state, function, *args
+        )
+        return result
 
     @property
     def pending(self) -> int:
-        return self.store.pending
+        return self.state.pending
 
     async def open(self) -> bool:
         return await self._call(self.store.open_or_hold_in_memory)
@@ -742,10 +767,10 @@ class DurableQueue:
         the event loop, which is where the poll loop logs the reading as collected.
         """
         future = asyncio.get_running_loop().run_in_executor(
-            self._executor, _append, self.store, reading
+            self._executor, self._with_state, _append, self.store, reading
         )
 
-        def finished(result: asyncio.Future[bool]) -> None:
+        def finished(result: asyncio.Future[tuple[bool, QueueState]]) -> None:
             self.changed.set()
             if result.cancelled():
                 return
@@ -755,7 +780,8 @@ class DurableQueue:
                     "reading could not be queued", error=repr(error), time=reading.time.isoformat()
                 )
                 return
-            done(result.result())
+            on_disk, self.state = result.result()
+            done(on_disk)
 
         future.add_done_callback(finished)
 

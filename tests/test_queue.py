@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import sqlite3
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +18,13 @@ from collector.health import BacklogTrend, QueueHealth, SourceHealth, check_heal
 from collector.queue import (
     QUEUE_FILE,
     SCHEMA_VERSION,
+    DurableQueue,
     QueueError,
     QueueStore,
     data_dir_problem,
     open_existing,
 )
+from collector.reading import Reading
 
 LINE = "SENEC " + ",".join(f"field_{i}={i * 1234}i" for i in range(30))  # ~500 bytes, like SENEC
 
@@ -377,3 +382,47 @@ def test_a_data_dir_that_is_a_file_says_so(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"DATA_DIR {blocker} is a file, not a directory: point DATA_DIR at a directory"
     )
+
+
+class WatchedStore(QueueStore):
+    """A store that notes which thread reads its counters."""
+
+    readers: set[str]
+
+    @property
+    def pending(self) -> int:
+        self.readers.add(threading.current_thread().name)
+        return super().pending
+
+
+def test_the_event_loop_reads_the_queue_s_figures_from_its_thread(tmp_path: Path) -> None:
+    # before: DurableQueue.pending read the store's counters on the event loop while the queue
+    # thread changed them (a move from memory to disk counted readings twice meanwhile)
+    store = WatchedStore(tmp_path / QUEUE_FILE)
+    store.readers = set()
+    moments = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    seen: list[int] = []
+
+    async def main() -> None:
+        queue = DurableQueue(store)
+        await queue.open()
+        done = asyncio.Event()
+
+        def collected(on_disk: bool) -> None:
+            seen.append(queue.pending)  # as the poll loop logs a reading: the figure after it
+            if len(seen) == 3:
+                done.set()
+
+        for second in range(3):
+            reading = Reading(moments.replace(second=second), "m", {"power": second})
+            queue.submit(reading, collected)
+        await done.wait()
+        items = await queue.peek(10)
+        await queue.remove(items[:2])
+        seen.append(queue.pending)
+        await queue.close()
+
+    asyncio.run(main())
+    assert seen == [1, 2, 3, 1]
+    assert store.readers
+    assert all(name.startswith("queue") for name in store.readers), store.readers
