@@ -1,8 +1,10 @@
 """Where the configuration comes from, read without checking it: the environment with a `.env`
 file beneath it, and the TOML file that COLLECTOR_CONFIG names.
 
-Kept apart from the models (no pydantic here), so that `collector healthcheck`, which Docker
-runs every 30 s, finds DATA_DIR as the daemon does without the cost of loading them.
+Kept apart from the models, so that `collector healthcheck`, which Docker runs every 30 s,
+finds DATA_DIR as the daemon does without the cost of loading them: pydantic-settings, whose
+dotenv source reads `.env`, is loaded only when there is a `.env` file (compose hands the
+container its variables, so there is none there).
 """
 
 from __future__ import annotations
@@ -39,14 +41,23 @@ def read_environment(environ: Mapping[str, str], cwd: Path) -> tuple[Environment
     files: list[str] = []
     dotenv = cwd / ENV_FILE
     if dotenv.is_file():
-        from dotenv import dotenv_values
-
         files.append(str(dotenv.resolve()))
-        for name, value in dotenv_values(dotenv).items():
+        for name, value in _dotenv_variables(dotenv).items():
             if name not in values and value is not None:
                 values[name] = value
                 from_file[name] = ENV_FILE
     return Environment(values, from_file), files
+
+
+def _dotenv_variables(path: Path) -> Mapping[str, str | None]:
+    """Every variable of a `.env` file, as pydantic-settings' dotenv source reads it (names as
+    written; a name without `=` has no value)."""
+    from pydantic_settings import BaseSettings, DotEnvSettingsSource
+
+    class Anything(BaseSettings):
+        pass
+
+    return DotEnvSettingsSource(Anything, env_file=path, case_sensitive=True).env_vars
 
 
 def read_document(path: Path, problems: list[str]) -> dict[str, Any] | None:

@@ -1,10 +1,12 @@
 """What every source kind's settings model builds on, and the value types they share.
 
-A kind's settings are a pydantic model. Its keys are the TOML keys of a `[[source]]` table; the
-environment variable of a key is the kind's prefix plus the key in upper case (`password_file`
-of a kind with prefix `XY_` is `XY_PASSWORD_FILE`), unless the model names another variable in
-`env_names` (for names kept from other tools). The core (config.py) reads both ways into the
-same model, so a value is checked the same wherever it came from.
+A kind's settings are a pydantic-settings model. Its keys are the TOML keys of a `[[source]]`
+table; the environment variable of a key is the kind's prefix plus the key in upper case
+(`password_file` of a kind with prefix `XY_` is `XY_PASSWORD_FILE`), unless the model names
+another variable in `env_names` (for names kept from other tools). The core (collector.config)
+reads both ways into the same model through its settings sources, so a value is checked the same
+wherever it came from. Built directly (`XySettings(host=...)`, as tests and simulators do) a
+model reads only what it is given: no environment, no file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # --- value types ---------------------------------------------------------------------------
 
@@ -155,17 +158,36 @@ def not_blank(value: str) -> str:
 # --- the models ----------------------------------------------------------------------------
 
 
-class Settings(BaseModel):
-    """A table of settings: unknown keys are errors, every number finite."""
+class Settings(BaseSettings):
+    """A table of settings: unknown keys are errors, every number finite, names as written
+    (case-sensitive), defaults taken as declared (not validated, as a plain model does)."""
 
-    model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, allow_inf_nan=False, frozen=True
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        allow_inf_nan=False,
+        frozen=True,
+        case_sensitive=True,
+        validate_default=False,
     )
 
     # key -> environment variable, where it is not PREFIX + KEY (names kept from other tools)
     env_names: ClassVar[dict[str, str]] = {}
     # keys that take durations such as 30d or 90m, and are shown that way
     durations: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Built directly, a model takes only its arguments. The configuration hands each
+        model its own sources (collector.config.sources), which know the prefix of its kind."""
+        return (init_settings,)
 
     def derived(self, key: str) -> tuple[Any, str] | None:
         """For a key left unset whose value follows from others: (value, how), for display."""
