@@ -172,9 +172,7 @@ def append_peer(directory: Path, lines: list[tuple[int, str, str]]) -> tuple[flo
 def fill_queue(path: Path, readings: list[Reading]) -> None:
     store = QueueStore(path)
     store.open()
-    conn = store._conn
-    assert conn is not None
-    conn.execute("PRAGMA synchronous = OFF")  # filling is not what is measured
+    store.conn.execute("PRAGMA disk.synchronous = OFF")  # filling is not what is measured
     for reading in readings:
         store.append(int(reading.time.timestamp()), reading.measurement, to_line(reading))
     store.close()

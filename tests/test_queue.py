@@ -169,9 +169,8 @@ def test_a_full_disk_holds_readings_in_memory_and_saves_them_when_space_returns(
     assert not store.on_disk
     in_flight = store.peek(100)  # the writer holds disk and memory readings
     assert [item.time - 1_800_000_000 for item in in_flight] == list(range(60))
-    assert any(item.id < 0 for item in in_flight)
-    assert store._conn is not None
-    store._conn.execute("PRAGMA max_page_count = 100000")  # space again
+    assert any(item.held for item in in_flight)
+    store.conn.execute("PRAGMA disk.max_page_count = 100000")  # space again
     with capture_logs() as logs:
         assert store.append(1_800_000_060, "SENEC", f"{LINE} 1800000060")
     back = [e for e in logs if e["event"] == "queue on disk again"]
@@ -197,21 +196,52 @@ def test_a_failed_move_from_memory_to_disk_leaves_no_stale_ids(tmp_path: Path) -
     for extra in range(1, 40):
         store.append(1_800_000_000 + index + extra, "SENEC", f"{LINE} {index + extra}")
     in_flight = store.peek(1000)
-    in_memory = [item for item in in_flight if item.id < 0]
+    in_memory = [item for item in in_flight if item.held]
     assert len(in_memory) == 40
-    assert store._conn is not None
-    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
-    store._conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # room for a few, not 40
+    pages = store.conn.execute("PRAGMA disk.page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA disk.max_page_count = {pages + 1}")  # room for a few, not 40
     assert store.append(1_800_009_998, "SENEC", f"{LINE} 9998") is False
-    assert store._moved == {}  # the move was rolled back, and so were its ids
+    moved = store.conn.execute("SELECT count(*) FROM moved").fetchone()[0]
+    assert moved == 0  # the move was rolled back, and so were its ids
     store.remove(in_memory)  # InfluxDB confirmed the memory readings meanwhile
     assert store.in_memory == 1  # only the newest is left in memory
-    store._conn.execute("PRAGMA max_page_count = 100000")
+    store.conn.execute("PRAGMA disk.max_page_count = 100000")
     assert store.append(1_800_009_999, "SENEC", f"{LINE} 9999")
     times = _times(store)
     assert times[-2:] == [1_800_009_998, 1_800_009_999]
     assert len(times) == index + 2  # the disk readings, then the two newest
     store.close()
+
+
+def test_readings_confirmed_while_the_disk_is_full_are_deleted_once_it_works(
+    tmp_path: Path,
+) -> None:
+    """InfluxDB confirms readings on disk while the disk refuses writes: they are not handed
+    out again, not counted, and deleted from the file once the disk works again."""
+    store = QueueStore(tmp_path / QUEUE_FILE, max_pages=12, disk_retry_every=0.0)
+    store.open()
+    start = 1_800_000_000
+    index = 0
+    while store.append(start + index, "SENEC", f"{LINE} {index}"):
+        index += 1
+    assert not store.on_disk
+    assert store.in_memory == 1
+    delivered = store.peek(5)
+    assert not any(item.held for item in delivered)
+    before = store.pending
+    store.remove(delivered)
+    assert store.pending == before - 5
+    assert [item.time - start for item in store.peek(3)] == [5, 6, 7]
+    store.append(start + 9998, "SENEC", f"{LINE} 9998")  # still full: held, deletes still owed
+    assert store.pending == before - 5 + 1
+    store.conn.execute("PRAGMA disk.max_page_count = 100000")
+    assert store.append(start + 9999, "SENEC", f"{LINE} 9999")
+    assert store.pending == before - 5 + 2
+    store.close()
+    reopened = open_existing(tmp_path / QUEUE_FILE)
+    times = [time - start for time in _times(reopened)]
+    reopened.close()
+    assert times == [*range(5, index + 1), 9998, 9999]
 
 
 def test_a_data_dir_that_cannot_be_created_is_one_error_and_readings_stay_in_memory(

@@ -1,0 +1,556 @@
+"""QueueStore: the queue file and, while the disk cannot be used, the readings held in memory.
+
+One SQLite connection: its own database is `:memory:` (the readings held there,
+collector.queue.fallback), and the queue file is attached to it as `disk`
+(collector.queue.disk). Every operation is plain SQL on one or both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from collector.clock import SteadyClock
+from collector.logging import get_logger
+from collector.queue.disk import (
+    DISK,
+    QueueError,
+    attach,
+    data_dir_problem,
+    detach,
+    is_corrupt,
+    probe,
+    sqlite_problem,
+)
+from collector.queue.drops import DropReport, Span
+from collector.queue.fallback import Held
+from collector.settings import format_duration
+
+MEMORY_LIMIT = 10_000  # readings held in memory while DATA_DIR cannot be used
+DISK_RETRY_EVERY = 60.0
+AGE_CHECK_EVERY = 60.0
+SIZE_CHECK_EVERY = 16  # appends between two size checks (16 SENEC readings are ~10 kB)
+VACUUM_FREE_PAGES = 256  # give free pages back to the file system when the queue is empty
+TRIM_TO = 0.9  # a size trim goes down to 90 % of the limit, so it does not run at every append
+
+
+@dataclass(frozen=True)
+class Item:
+    """A queued reading: `id` in the queue file, or in memory when `held`."""
+
+    id: int
+    queued: float
+    time: int
+    measurement: str
+    line: str
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """The queue's figures at one moment, taken in the queue's thread (`QueueStore.state`): what
+    the event loop reads (health, logs, the self-report), never the store's own counters."""
+
+    pending: int = 0
+    in_memory: int = 0
+    rejected: int = 0
+    on_disk: bool = True
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RejectedGroup:
+    reason: str
+    status: int | None
+    count: int
+    first_time: int
+    last_time: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    path: str
+    size_bytes: int
+    pending: int
+    rejected: int
+    oldest_time: int | None  # the oldest pending reading's own time
+    oldest_queued: float | None
+    rejected_groups: list[RejectedGroup] = field(default_factory=list)
+
+
+class QueueStore:
+    """Not thread-safe: one thread at a time (DurableQueue gives it a thread of its own)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_age: float = 30 * 86400.0,
+        max_bytes: int = 500 * 1024 * 1024,
+        memory_limit: int = MEMORY_LIMIT,
+        disk_retry_every: float = DISK_RETRY_EVERY,
+        clock: Callable[[], float] | None = None,
+        max_pages: int | None = None,
+    ) -> None:
+        self.path = path
+        self.max_age = max_age
+        self._age_limit = f"BUFFER_MAX_AGE={format_duration(max_age)}"
+        self.max_bytes = max_bytes
+        self.memory_limit = memory_limit
+        self.disk_retry_every = disk_retry_every
+        self.max_pages = max_pages  # tests: SQLite's own "disk full" at this many pages
+        # ages on the wall clock as it was at open, carried on by the monotonic clock: an NTP
+        # step while running does not age readings (tests give their own clock)
+        self._clock = SteadyClock() if clock is None else clock
+        self._log = get_logger(component="queue")
+        # one thread at a time, though not always the one that made it (DurableQueue's)
+        self.conn = sqlite3.connect(
+            ":memory:", isolation_level=None, timeout=10.0, check_same_thread=False
+        )
+        self.conn.execute("PRAGMA busy_timeout = 10000")
+        self._held = Held(self.conn, memory_limit)
+        self._attached = False
+        self._page_size = 4096
+        self._on_disk = 0  # rows in the file's pending table (counted at open, then kept)
+        self._rejected = 0
+        self._next_disk_try = 0.0
+        self._failed_since: float | None = None
+        self._last_age_check = -math.inf
+        self._appends_since_size_check = 0
+        self.error: str | None = None
+        self.drops = DropReport(self._clock)
+        self._closed: QueueState | None = None
+
+    # --- state ---------------------------------------------------------------------------
+
+    @property
+    def on_disk(self) -> bool:
+        return self.error is None
+
+    @property
+    def pending(self) -> int:
+        if self._closed is not None:
+            return self._closed.pending
+        held, gone = self._held.counts()
+        return self._on_disk - gone + held
+
+    @property
+    def in_memory(self) -> int:
+        return self._held.count() if self._closed is None else self._closed.in_memory
+
+    @property
+    def rejected(self) -> int:
+        return self._rejected
+
+    def state(self) -> QueueState:
+        if self._closed is not None:
+            return self._closed
+        return QueueState(self.pending, self.in_memory, self.rejected, self.on_disk, self.error)
+
+    # --- opening -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (or create) the queue file; QueueError says why it cannot be used."""
+        self._connect()
+        self.error = None
+        if isinstance(self._clock, SteadyClock):
+            self._clock.anchor(not_before=self._newest_queued())
+        self._trim(self._clock(), force_age=True)
+
+    def open_or_hold_in_memory(self) -> bool:
+        """For the daemon: open, or log why not and keep readings in memory meanwhile."""
+        try:
+            self.open()
+        except QueueError as exc:
+            self._fail(str(exc))
+            return False
+        return True
+
+    def _connect(self) -> None:
+        directory = self.path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise QueueError(data_dir_problem(directory, exc, "created")) from None
+        probe(directory)
+        try:
+            self.attach_file()
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
+                raise QueueError(sqlite_problem(self.path, exc)) from None
+            aside = self.path.with_name(f"{self.path.name}.broken-{int(self._clock())}")
+            self._log.error(
+                "queue file is damaged; moved aside and starting a new one",
+                path=str(self.path),
+                moved_to=str(aside),
+                error=str(exc),
+            )
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(f"{self.path}{suffix}")
+                with contextlib.suppress(FileNotFoundError):
+                    source.replace(Path(f"{aside}{suffix}"))
+            try:
+                self.attach_file()
+            except sqlite3.Error as again:
+                raise QueueError(sqlite_problem(self.path, again)) from None
+        except sqlite3.Error as exc:
+            raise QueueError(sqlite_problem(self.path, exc)) from None
+
+    def attach_file(self) -> None:
+        """Attach the queue file as it is (for `collector queue`, which never makes one)."""
+        if self._attached:
+            detach(self.conn)
+            self._attached = False
+        self._page_size = attach(self.conn, self.path, self.max_pages)
+        self._attached = True
+        self._on_disk = self._count(f"{DISK}.pending")
+        self._rejected = self._count(f"{DISK}.rejected")
+
+    def _count(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def close(self) -> None:
+        """Checkpoint and close the file; readings still held in memory are lost (the daemon
+        has said how many). The figures stay as they were at closing."""
+        if self._closed is not None:
+            return
+        if self._attached:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute(f"PRAGMA {DISK}.wal_checkpoint(TRUNCATE)")
+        self._closed = self.state()
+        self.conn.close()
+        self._attached = False
+
+    # --- failure and recovery ------------------------------------------------------------
+
+    def _fail(self, problem: str) -> None:
+        """The disk cannot be used: say so once, hold readings in memory, try again later."""
+        self._next_disk_try = time.monotonic() + self.disk_retry_every
+        if self.error is None:
+            self._failed_since = time.monotonic()
+            self._log.error(
+                "queue cannot be written",
+                error=problem,
+                note=f"readings are held in memory only (at most {self.memory_limit}, lost on "
+                f"restart) until it works again; retrying every {self.disk_retry_every:g} s",
+            )
+        self.error = problem
+
+    def _disk_usable(self) -> bool:
+        if self.error is None:
+            return self._attached
+        if time.monotonic() < self._next_disk_try:
+            return False
+        self._next_disk_try = time.monotonic() + self.disk_retry_every
+        try:
+            if not self._attached:
+                self._connect()
+            with self._transaction():
+                saved = self._held.move_to_disk()
+        except QueueError as exc:
+            self.error = str(exc)
+            return False
+        except sqlite3.Error as exc:
+            self.error = sqlite_problem(self.path, exc)
+            return False
+        self._on_disk = self._count(f"{DISK}.pending")
+        down = time.monotonic() - (self._failed_since or time.monotonic())
+        self.error = None
+        self._failed_since = None
+        self._log.info("queue on disk again", after_s=round(down), saved_from_memory=saved)
+        return True
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # --- the hot path --------------------------------------------------------------------
+
+    def append(self, time_s: int, measurement: str, line: str) -> bool:
+        """Queue one reading; True once it is on disk, False if it is held in memory."""
+        queued = self._clock()
+        if self._disk_usable():
+            try:
+                with self._transaction() as conn:
+                    conn.execute(
+                        f"INSERT INTO {DISK}.pending (queued, time, measurement, line) "
+                        "VALUES (?, ?, ?, ?)",
+                        (queued, time_s, measurement, line),
+                    )
+            except sqlite3.Error as exc:
+                self._fail(sqlite_problem(self.path, exc))
+            else:
+                self._on_disk += 1
+                self._trim(queued)
+                return True
+        dropped = self._held.hold(queued, time_s, measurement, line)
+        if dropped is not None:
+            self.drops.add(1, dropped, dropped, f"{self.memory_limit} in memory")
+        return False
+
+    # --- the writer's side ---------------------------------------------------------------
+
+    def peek(self, limit: int) -> list[Item]:
+        """The oldest `limit` readings, in order (disk first, then memory)."""
+        items: list[Item] = []
+        if self._attached:
+            try:
+                rows = self.conn.execute(
+                    f"SELECT id, queued, time, measurement, line FROM {DISK}.pending "
+                    f"WHERE id NOT IN (SELECT id FROM main.gone) ORDER BY id LIMIT ?",
+                    (limit,),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                self._fail(sqlite_problem(self.path, exc))
+                rows = []
+            items = [Item(*row) for row in rows]
+            if len(items) > self._on_disk - self._held.counts()[1]:
+                # Another process (`collector queue retry-rejected`) added rows: count again.
+                with contextlib.suppress(sqlite3.Error):
+                    self._on_disk = self._count(f"{DISK}.pending")
+        if len(items) < limit:
+            items += [Item(*row, held=True) for row in self._held.front(limit - len(items))]
+        return items
+
+    def _disk_ids(self, items: list[Item]) -> list[int]:
+        """The disk ids of these items: theirs, or where a held one was moved meanwhile; the
+        held ones still in memory are forgotten there."""
+        held = [item.id for item in items if item.held]
+        moved = self._held.disk_ids(held)
+        self._held.forget(i for i in held if i not in moved)
+        return [item.id for item in items if not item.held] + list(moved.values())
+
+    def remove(self, items: list[Item]) -> None:
+        """InfluxDB confirmed these: delete them."""
+        on_disk = self._disk_ids(items)
+        if not on_disk or not self._attached:
+            return
+        if self.error is not None:  # the disk is failing: remember, delete when it works
+            self._held.owe_deletes(on_disk)
+            return
+        try:
+            with self._transaction() as conn:
+                low, high = min(on_disk), max(on_disk)
+                if high - low + 1 == len(on_disk):  # a whole run of ids: nothing else between
+                    cursor = conn.execute(
+                        f"DELETE FROM {DISK}.pending WHERE id BETWEEN ? AND ?", (low, high)
+                    )
+                else:
+                    cursor = conn.executemany(
+                        f"DELETE FROM {DISK}.pending WHERE id = ?", [(i,) for i in on_disk]
+                    )
+                deleted = cursor.rowcount
+        except sqlite3.Error as exc:
+            self._held.owe_deletes(on_disk)
+            self._fail(sqlite_problem(self.path, exc))
+            return
+        self._on_disk = max(0, self._on_disk - max(deleted, 0))
+        if self._on_disk == 0:
+            self._held.forget_moves()
+            self._give_back_space()
+
+    def reject(self, item: Item, status: int | None, reason: str) -> bool:
+        """Move a reading InfluxDB will never accept aside; False if that was impossible."""
+        ids = self._disk_ids([item])
+        if not ids:  # held in memory: there is no rejected table to keep it in
+            return False
+        row_id = ids[0]
+        if not self._attached or self.error is not None:
+            self._held.owe_deletes([row_id])
+            return False
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO {DISK}.rejected "
+                    "(id, queued, time, measurement, line, rejected_at, status, reason) "
+                    "SELECT id, queued, time, measurement, line, ?, ?, ? "
+                    f"FROM {DISK}.pending WHERE id = ?",
+                    (self._clock(), status, reason, row_id),
+                )
+                deleted = conn.execute(
+                    f"DELETE FROM {DISK}.pending WHERE id = ?", (row_id,)
+                ).rowcount
+        except sqlite3.Error as exc:
+            self._held.owe_deletes([row_id])
+            self._fail(sqlite_problem(self.path, exc))
+            return False
+        self._on_disk = max(0, self._on_disk - deleted)
+        self._rejected += deleted
+        return deleted > 0
+
+    # --- bounds --------------------------------------------------------------------------
+
+    def _trim(self, now: float, *, force_age: bool = False) -> None:
+        if not self._attached:
+            return
+        try:
+            if force_age or now - self._last_age_check >= AGE_CHECK_EVERY:
+                self._last_age_check = now
+                self._trim_age(now)
+            self._appends_since_size_check += 1
+            if force_age or self._appends_since_size_check >= SIZE_CHECK_EVERY:
+                self._appends_since_size_check = 0
+                used = self._used_bytes()
+                if used > self.max_bytes:
+                    self._trim_size(used)
+        except sqlite3.Error as exc:
+            self._fail(sqlite_problem(self.path, exc))
+
+    def _newest_queued(self) -> float | None:
+        """When the newest reading still pending was queued (a clock set back since then must
+        not make the queue's ages negative)."""
+        row = self.conn.execute(f"SELECT max(queued) FROM {DISK}.pending").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def _used_bytes(self) -> int:
+        pages = self.conn.execute(f"PRAGMA {DISK}.page_count").fetchone()[0]
+        free = self.conn.execute(f"PRAGMA {DISK}.freelist_count").fetchone()[0]
+        return int(pages - free) * self._page_size
+
+    def _trim_age(self, now: float) -> None:
+        cutoff = now - self.max_age
+        oldest = self.conn.execute(
+            f"SELECT queued FROM {DISK}.pending ORDER BY id LIMIT 1"
+        ).fetchone()
+        if oldest is not None and oldest[0] < cutoff:
+            # Readings are appended in time order: walk from the front to the first young one.
+            young = self.conn.execute(
+                f"SELECT id FROM {DISK}.pending WHERE queued >= ? ORDER BY id LIMIT 1", (cutoff,)
+            ).fetchone()
+            if young is None:
+                span = self._drop_front(f"SELECT id, time FROM {DISK}.pending", ())
+            else:
+                span = self._drop_front(
+                    f"SELECT id, time FROM {DISK}.pending WHERE id < ?", (young[0],)
+                )
+            self.drops.add(span.count, span.first, span.last, self._age_limit)
+        with self._transaction() as conn:
+            gone = conn.execute(
+                f"DELETE FROM {DISK}.rejected WHERE rejected_at < ?", (cutoff,)
+            ).rowcount
+        if gone > 0:
+            self._rejected = max(0, self._rejected - gone)
+            self._log.warning(
+                "rejected readings removed",
+                removed=gone,
+                limit=self._age_limit,
+            )
+
+    def _trim_size(self, used: int) -> None:
+        limit_text = f"BUFFER_MAX_MB={self.max_bytes / 1024 / 1024:g}"
+        dropped = Span()
+        rejected_gone = 0
+        for _ in range(5):  # estimates per row can be off; a few rounds at most
+            rows = self._on_disk + self._rejected
+            if rows <= 0 or used <= self.max_bytes * TRIM_TO:
+                break
+            excess = used - self.max_bytes * TRIM_TO
+            count = max(1, math.ceil(excess / (used / rows)))
+            if self._on_disk > 0:
+                dropped.add(
+                    self._drop_front(
+                        f"SELECT id, time FROM {DISK}.pending ORDER BY id LIMIT ?", (count,)
+                    )
+                )
+            else:  # only rejected readings are left: the oldest of those go
+                with self._transaction() as conn:
+                    gone = conn.execute(
+                        f"DELETE FROM {DISK}.rejected WHERE id IN "
+                        f"(SELECT id FROM {DISK}.rejected ORDER BY rejected_at LIMIT ?)",
+                        (count,),
+                    ).rowcount
+                self._rejected = max(0, self._rejected - gone)
+                rejected_gone += gone
+            used = self._used_bytes()
+        self.drops.add(dropped.count, dropped.first, dropped.last, limit_text)
+        if rejected_gone:
+            self._log.warning("rejected readings removed", removed=rejected_gone, limit=limit_text)
+
+    def _drop_front(self, select: str, params: tuple[Any, ...]) -> Span:
+        """Delete the pending readings `select` picks (a front of the queue)."""
+        with self._transaction() as conn:
+            summary = conn.execute(
+                f"SELECT count(*), min(time), max(time), max(id) FROM ({select})", params
+            ).fetchone()
+            count, first, last, last_id = summary
+            if not count:
+                return Span()
+            deleted = conn.execute(f"DELETE FROM {DISK}.pending WHERE id <= ?", (last_id,)).rowcount
+            self._held.forget_gone_up_to(last_id)
+        self._on_disk = max(0, self._on_disk - deleted)
+        return Span(deleted, first, last)
+
+    def _give_back_space(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            free = self.conn.execute(f"PRAGMA {DISK}.freelist_count").fetchone()[0]
+            if free > VACUUM_FREE_PAGES:
+                # executescript steps the pragma to the end; execute() frees one page per call
+                self.conn.executescript(f"PRAGMA {DISK}.incremental_vacuum;")
+
+    # --- `collector queue` ---------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        conn = self.conn
+        pending = self._count(f"{DISK}.pending")
+        rejected = self._count(f"{DISK}.rejected")
+        first = conn.execute(f"SELECT queued FROM {DISK}.pending ORDER BY id LIMIT 1").fetchone()
+        oldest_time = conn.execute(f"SELECT min(time) FROM {DISK}.pending").fetchone()[0]
+        groups = [
+            RejectedGroup(reason, status, count, low, high)
+            for reason, status, count, low, high in conn.execute(
+                f"SELECT reason, status, count(*), min(time), max(time) FROM {DISK}.rejected "
+                "GROUP BY reason, status ORDER BY count(*) DESC LIMIT 10"
+            )
+        ]
+        size = sum(
+            Path(f"{self.path}{suffix}").stat().st_size
+            for suffix in ("", "-wal")
+            if Path(f"{self.path}{suffix}").exists()
+        )
+        return Stats(
+            path=str(self.path),
+            size_bytes=size,
+            pending=pending,
+            rejected=rejected,
+            oldest_time=oldest_time,
+            oldest_queued=first[0] if first else None,
+            rejected_groups=groups,
+        )
+
+    def retry_rejected(self) -> int:
+        """Put every rejected reading back in the queue, at its old place."""
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT OR IGNORE INTO {DISK}.pending (id, queued, time, measurement, line) "
+                f"SELECT id, queued, time, measurement, line FROM {DISK}.rejected"
+            )
+            moved = conn.execute(f"DELETE FROM {DISK}.rejected").rowcount
+        self._rejected = 0
+        self._on_disk += moved
+        return int(moved)
+
+
+def open_existing(path: Path) -> QueueStore:
+    """For `collector queue`: the queue file as it is, never a new one."""
+    if not path.exists():
+        raise QueueError(f"no queue at {path}: the collector has not run with this DATA_DIR")
+    store = QueueStore(path)
+    try:
+        store.attach_file()
+    except sqlite3.Error as exc:
+        raise QueueError(sqlite_problem(path, exc)) from None
+    return store
