@@ -46,7 +46,6 @@ from collector.config.sources import (
     table_sources,
 )
 from collector.config.tables import (
-    PLACEHOLDER,
     TABLES,
     InfluxSettings,
     LogSettings,
@@ -58,15 +57,12 @@ from collector.errors import ConfigError
 from collector.settings import Settings, seconds
 from collector.sources import InstanceConfig, KindLoadError, SourceKind, load_kinds
 
-__all__ = [
-    "PLACEHOLDER",
+__all__ = [  # what the rest of the collector and the tests use
     "TABLES",
     "Config",
     "InfluxSettings",
-    "LogSettings",
     "Origins",
     "RuntimeSettings",
-    "Table",
     "attribute_of",
     "env_values",
     "keys_of",

@@ -23,43 +23,21 @@ beside it), `store` (QueueStore: both, synchronous, plain SQL), `drops` (the lim
 disk, an SD card's fsync, never stalls the event loop).
 """
 
-from collector.queue.disk import (
-    QUEUE_FILE,
-    SCHEMA_VERSION,
-    QueueError,
-    data_dir_problem,
-    describe_os_error,
-)
-from collector.queue.drops import DROP_SUMMARY_EVERY, iso
-from collector.queue.store import (
-    AGE_CHECK_EVERY,
-    DISK_RETRY_EVERY,
-    MEMORY_LIMIT,
-    Item,
-    QueueState,
-    QueueStore,
-    RejectedGroup,
-    Stats,
-    open_existing,
-)
+from collector.queue.bounds import AGE_CHECK_EVERY
+from collector.queue.disk import QUEUE_FILE, SCHEMA_VERSION, QueueError, data_dir_problem
+from collector.queue.drops import iso
+from collector.queue.store import QueuedReading, QueueStore, open_existing
 from collector.queue.worker import DurableQueue
 
-__all__ = [
+__all__ = [  # what the daemon, the writer, the CLI and the tests use
     "AGE_CHECK_EVERY",
-    "DISK_RETRY_EVERY",
-    "DROP_SUMMARY_EVERY",
-    "MEMORY_LIMIT",
     "QUEUE_FILE",
     "SCHEMA_VERSION",
     "DurableQueue",
-    "Item",
     "QueueError",
-    "QueueState",
     "QueueStore",
-    "RejectedGroup",
-    "Stats",
+    "QueuedReading",
     "data_dir_problem",
-    "describe_os_error",
     "iso",
     "open_existing",
 ]

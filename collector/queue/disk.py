@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from collector.errors import CollectorError
@@ -139,3 +140,16 @@ def detach(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
     with contextlib.suppress(sqlite3.Error):
         conn.execute(f"DETACH DATABASE {DISK}")
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (over every attached database)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -8,16 +8,15 @@ collector.queue.fallback), and the queue file is attached to it as `disk`
 from __future__ import annotations
 
 import contextlib
-import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from collector.clock import SteadyClock
 from collector.logging import get_logger
+from collector.queue.bounds import Bounds, Trimmed
 from collector.queue.disk import (
     DISK,
     QueueError,
@@ -27,21 +26,19 @@ from collector.queue.disk import (
     is_corrupt,
     probe,
     sqlite_problem,
+    transaction,
 )
-from collector.queue.drops import DropReport, Span
+from collector.queue.drops import DropReport
 from collector.queue.fallback import Held
-from collector.settings import format_duration
+from collector.queue.inspect import Stats, retry_rejected, stats
 
 MEMORY_LIMIT = 10_000  # readings held in memory while DATA_DIR cannot be used
 DISK_RETRY_EVERY = 60.0
-AGE_CHECK_EVERY = 60.0
-SIZE_CHECK_EVERY = 16  # appends between two size checks (16 SENEC readings are ~10 kB)
 VACUUM_FREE_PAGES = 256  # give free pages back to the file system when the queue is empty
-TRIM_TO = 0.9  # a size trim goes down to 90 % of the limit, so it does not run at every append
 
 
 @dataclass(frozen=True)
-class Item:
+class QueuedReading:
     """A queued reading: `id` in the queue file, or in memory when `held`."""
 
     id: int
@@ -64,26 +61,6 @@ class QueueState:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class RejectedGroup:
-    reason: str
-    status: int | None
-    count: int
-    first_time: int
-    last_time: int
-
-
-@dataclass(frozen=True)
-class Stats:
-    path: str
-    size_bytes: int
-    pending: int
-    rejected: int
-    oldest_time: int | None  # the oldest pending reading's own time
-    oldest_queued: float | None
-    rejected_groups: list[RejectedGroup] = field(default_factory=list)
-
-
 class QueueStore:
     """Not thread-safe: one thread at a time (DurableQueue gives it a thread of its own)."""
 
@@ -99,9 +76,7 @@ class QueueStore:
         max_pages: int | None = None,
     ) -> None:
         self.path = path
-        self.max_age = max_age
-        self._age_limit = f"BUFFER_MAX_AGE={format_duration(max_age)}"
-        self.max_bytes = max_bytes
+        self._bounds = Bounds(max_age, max_bytes)
         self.memory_limit = memory_limit
         self.disk_retry_every = disk_retry_every
         self.max_pages = max_pages  # tests: SQLite's own "disk full" at this many pages
@@ -121,8 +96,6 @@ class QueueStore:
         self._rejected = 0
         self._next_disk_try = 0.0
         self._failed_since: float | None = None
-        self._last_age_check = -math.inf
-        self._appends_since_size_check = 0
         self.error: str | None = None
         self.drops = DropReport(self._clock)
         self._closed: QueueState | None = None
@@ -251,7 +224,7 @@ class QueueStore:
         try:
             if not self._attached:
                 self._connect()
-            with self._transaction():
+            with transaction(self.conn):
                 saved = self._held.move_to_disk()
         except QueueError as exc:
             self.error = str(exc)
@@ -266,18 +239,6 @@ class QueueStore:
         self._log.info("queue on disk again", after_s=round(down), saved_from_memory=saved)
         return True
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
     # --- the hot path --------------------------------------------------------------------
 
     def append(self, time_s: int, measurement: str, line: str) -> bool:
@@ -285,7 +246,7 @@ class QueueStore:
         queued = self._clock()
         if self._disk_usable():
             try:
-                with self._transaction() as conn:
+                with transaction(self.conn) as conn:
                     conn.execute(
                         f"INSERT INTO {DISK}.pending (queued, time, measurement, line) "
                         "VALUES (?, ?, ?, ?)",
@@ -304,9 +265,9 @@ class QueueStore:
 
     # --- the writer's side ---------------------------------------------------------------
 
-    def peek(self, limit: int) -> list[Item]:
+    def peek(self, limit: int) -> list[QueuedReading]:
         """The oldest `limit` readings, in order (disk first, then memory)."""
-        items: list[Item] = []
+        items: list[QueuedReading] = []
         if self._attached:
             try:
                 rows = self.conn.execute(
@@ -317,16 +278,18 @@ class QueueStore:
             except sqlite3.Error as exc:
                 self._fail(sqlite_problem(self.path, exc))
                 rows = []
-            items = [Item(*row) for row in rows]
+            items = [QueuedReading(*row) for row in rows]
             if len(items) > self._on_disk - self._held.counts()[1]:
                 # Another process (`collector queue retry-rejected`) added rows: count again.
                 with contextlib.suppress(sqlite3.Error):
                     self._on_disk = self._count(f"{DISK}.pending")
         if len(items) < limit:
-            items += [Item(*row, held=True) for row in self._held.front(limit - len(items))]
+            items += [
+                QueuedReading(*row, held=True) for row in self._held.front(limit - len(items))
+            ]
         return items
 
-    def _disk_ids(self, items: list[Item]) -> list[int]:
+    def _disk_ids(self, items: list[QueuedReading]) -> list[int]:
         """The disk ids of these items: theirs, or where a held one was moved meanwhile; the
         held ones still in memory are forgotten there."""
         held = [item.id for item in items if item.held]
@@ -334,7 +297,7 @@ class QueueStore:
         self._held.forget(i for i in held if i not in moved)
         return [item.id for item in items if not item.held] + list(moved.values())
 
-    def remove(self, items: list[Item]) -> None:
+    def remove(self, items: list[QueuedReading]) -> None:
         """InfluxDB confirmed these: delete them."""
         on_disk = self._disk_ids(items)
         if not on_disk or not self._attached:
@@ -343,7 +306,7 @@ class QueueStore:
             self._held.owe_deletes(on_disk)
             return
         try:
-            with self._transaction() as conn:
+            with transaction(self.conn) as conn:
                 low, high = min(on_disk), max(on_disk)
                 if high - low + 1 == len(on_disk):  # a whole run of ids: nothing else between
                     cursor = conn.execute(
@@ -363,7 +326,7 @@ class QueueStore:
             self._held.forget_moves()
             self._give_back_space()
 
-    def reject(self, item: Item, status: int | None, reason: str) -> bool:
+    def reject(self, item: QueuedReading, status: int | None, reason: str) -> bool:
         """Move a reading InfluxDB will never accept aside; False if that was impossible."""
         ids = self._disk_ids([item])
         if not ids:  # held in memory: there is no rejected table to keep it in
@@ -373,7 +336,7 @@ class QueueStore:
             self._held.owe_deletes([row_id])
             return False
         try:
-            with self._transaction() as conn:
+            with transaction(self.conn) as conn:
                 conn.execute(
                     f"INSERT OR REPLACE INTO {DISK}.rejected "
                     "(id, queued, time, measurement, line, rejected_at, status, reason) "
@@ -397,102 +360,29 @@ class QueueStore:
     def _trim(self, now: float, *, force_age: bool = False) -> None:
         if not self._attached:
             return
+        taken: list[Trimmed] = []
         try:
-            if force_age or now - self._last_age_check >= AGE_CHECK_EVERY:
-                self._last_age_check = now
-                self._trim_age(now)
-            self._appends_since_size_check += 1
-            if force_age or self._appends_since_size_check >= SIZE_CHECK_EVERY:
-                self._appends_since_size_check = 0
-                used = self._used_bytes()
-                if used > self.max_bytes:
-                    self._trim_size(used)
+            counts = (self._on_disk, self._rejected)
+            self._bounds.trim(self.conn, now, self._page_size, counts, taken, force=force_age)
         except sqlite3.Error as exc:
             self._fail(sqlite_problem(self.path, exc))
+        for trimmed in taken:
+            self._on_disk = max(0, self._on_disk - trimmed.dropped.count)
+            self._rejected = max(0, self._rejected - trimmed.rejected)
+            if trimmed.last_id is not None:  # deletes owed up to there are done
+                self._held.forget_gone_up_to(trimmed.last_id)
+            span = trimmed.dropped
+            self.drops.add(span.count, span.first, span.last, trimmed.limit)
+            if trimmed.rejected > 0:
+                self._log.warning(
+                    "rejected readings removed", removed=trimmed.rejected, limit=trimmed.limit
+                )
 
     def _newest_queued(self) -> float | None:
         """When the newest reading still pending was queued (a clock set back since then must
         not make the queue's ages negative)."""
         row = self.conn.execute(f"SELECT max(queued) FROM {DISK}.pending").fetchone()
         return None if row is None or row[0] is None else float(row[0])
-
-    def _used_bytes(self) -> int:
-        pages = self.conn.execute(f"PRAGMA {DISK}.page_count").fetchone()[0]
-        free = self.conn.execute(f"PRAGMA {DISK}.freelist_count").fetchone()[0]
-        return int(pages - free) * self._page_size
-
-    def _trim_age(self, now: float) -> None:
-        cutoff = now - self.max_age
-        oldest = self.conn.execute(
-            f"SELECT queued FROM {DISK}.pending ORDER BY id LIMIT 1"
-        ).fetchone()
-        if oldest is not None and oldest[0] < cutoff:
-            # Readings are appended in time order: walk from the front to the first young one.
-            young = self.conn.execute(
-                f"SELECT id FROM {DISK}.pending WHERE queued >= ? ORDER BY id LIMIT 1", (cutoff,)
-            ).fetchone()
-            if young is None:
-                span = self._drop_front(f"SELECT id, time FROM {DISK}.pending", ())
-            else:
-                span = self._drop_front(
-                    f"SELECT id, time FROM {DISK}.pending WHERE id < ?", (young[0],)
-                )
-            self.drops.add(span.count, span.first, span.last, self._age_limit)
-        with self._transaction() as conn:
-            gone = conn.execute(
-                f"DELETE FROM {DISK}.rejected WHERE rejected_at < ?", (cutoff,)
-            ).rowcount
-        if gone > 0:
-            self._rejected = max(0, self._rejected - gone)
-            self._log.warning(
-                "rejected readings removed",
-                removed=gone,
-                limit=self._age_limit,
-            )
-
-    def _trim_size(self, used: int) -> None:
-        limit_text = f"BUFFER_MAX_MB={self.max_bytes / 1024 / 1024:g}"
-        dropped = Span()
-        rejected_gone = 0
-        for _ in range(5):  # estimates per row can be off; a few rounds at most
-            rows = self._on_disk + self._rejected
-            if rows <= 0 or used <= self.max_bytes * TRIM_TO:
-                break
-            excess = used - self.max_bytes * TRIM_TO
-            count = max(1, math.ceil(excess / (used / rows)))
-            if self._on_disk > 0:
-                dropped.add(
-                    self._drop_front(
-                        f"SELECT id, time FROM {DISK}.pending ORDER BY id LIMIT ?", (count,)
-                    )
-                )
-            else:  # only rejected readings are left: the oldest of those go
-                with self._transaction() as conn:
-                    gone = conn.execute(
-                        f"DELETE FROM {DISK}.rejected WHERE id IN "
-                        f"(SELECT id FROM {DISK}.rejected ORDER BY rejected_at LIMIT ?)",
-                        (count,),
-                    ).rowcount
-                self._rejected = max(0, self._rejected - gone)
-                rejected_gone += gone
-            used = self._used_bytes()
-        self.drops.add(dropped.count, dropped.first, dropped.last, limit_text)
-        if rejected_gone:
-            self._log.warning("rejected readings removed", removed=rejected_gone, limit=limit_text)
-
-    def _drop_front(self, select: str, params: tuple[Any, ...]) -> Span:
-        """Delete the pending readings `select` picks (a front of the queue)."""
-        with self._transaction() as conn:
-            summary = conn.execute(
-                f"SELECT count(*), min(time), max(time), max(id) FROM ({select})", params
-            ).fetchone()
-            count, first, last, last_id = summary
-            if not count:
-                return Span()
-            deleted = conn.execute(f"DELETE FROM {DISK}.pending WHERE id <= ?", (last_id,)).rowcount
-            self._held.forget_gone_up_to(last_id)
-        self._on_disk = max(0, self._on_disk - deleted)
-        return Span(deleted, first, last)
 
     def _give_back_space(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -504,44 +394,14 @@ class QueueStore:
     # --- `collector queue` ---------------------------------------------------------------
 
     def stats(self) -> Stats:
-        conn = self.conn
-        pending = self._count(f"{DISK}.pending")
-        rejected = self._count(f"{DISK}.rejected")
-        first = conn.execute(f"SELECT queued FROM {DISK}.pending ORDER BY id LIMIT 1").fetchone()
-        oldest_time = conn.execute(f"SELECT min(time) FROM {DISK}.pending").fetchone()[0]
-        groups = [
-            RejectedGroup(reason, status, count, low, high)
-            for reason, status, count, low, high in conn.execute(
-                f"SELECT reason, status, count(*), min(time), max(time) FROM {DISK}.rejected "
-                "GROUP BY reason, status ORDER BY count(*) DESC LIMIT 10"
-            )
-        ]
-        size = sum(
-            Path(f"{self.path}{suffix}").stat().st_size
-            for suffix in ("", "-wal")
-            if Path(f"{self.path}{suffix}").exists()
-        )
-        return Stats(
-            path=str(self.path),
-            size_bytes=size,
-            pending=pending,
-            rejected=rejected,
-            oldest_time=oldest_time,
-            oldest_queued=first[0] if first else None,
-            rejected_groups=groups,
-        )
+        return stats(self.conn, self.path)
 
     def retry_rejected(self) -> int:
         """Put every rejected reading back in the queue, at its old place."""
-        with self._transaction() as conn:
-            conn.execute(
-                f"INSERT OR IGNORE INTO {DISK}.pending (id, queued, time, measurement, line) "
-                f"SELECT id, queued, time, measurement, line FROM {DISK}.rejected"
-            )
-            moved = conn.execute(f"DELETE FROM {DISK}.rejected").rowcount
+        moved = retry_rejected(self.conn)
         self._rejected = 0
         self._on_disk += moved
-        return int(moved)
+        return moved
 
 
 def open_existing(path: Path) -> QueueStore:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from collector.logging import get_logger
-from collector.queue.store import Item, QueueState, QueueStore
+from collector.queue.store import QueuedReading, QueueState, QueueStore
 from collector.reading import Reading
 
 T = TypeVar("T")
@@ -74,13 +74,13 @@ class DurableQueue:
 
         future.add_done_callback(finished)
 
-    async def peek(self, limit: int) -> list[Item]:
+    async def peek(self, limit: int) -> list[QueuedReading]:
         return await self._call(self.store.peek, limit)
 
-    async def remove(self, items: list[Item]) -> None:
+    async def remove(self, items: list[QueuedReading]) -> None:
         await self._call(self.store.remove, items)
 
-    async def reject(self, item: Item, status: int | None, reason: str) -> bool:
+    async def reject(self, item: QueuedReading, status: int | None, reason: str) -> bool:
         return await self._call(self.store.reject, item, status, reason)
 
     async def close(self) -> None:

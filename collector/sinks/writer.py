@@ -25,7 +25,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 
 from collector.errors import SinkError
 from collector.logging import get_logger
-from collector.queue import DurableQueue, Item, iso
+from collector.queue import DurableQueue, QueuedReading, iso
 from collector.sinks import Sink
 
 REMINDER_EVERY = 3600.0
@@ -61,7 +61,7 @@ class Writer:
         # The batch of the latest write attempt. A retry may grow the batch (more readings came
         # while waiting), so when InfluxDB refuses a point for good it is this batch, not the
         # first one, that _split searches for the bad point.
-        self._attempted: list[Item] = []
+        self._attempted: list[QueuedReading] = []
 
     @property
     def pending(self) -> int:
@@ -98,7 +98,7 @@ class Writer:
         for task in (changed, stopping):
             task.cancel()
 
-    async def _deliver(self, items: list[Item]) -> bool:
+    async def _deliver(self, items: list[QueuedReading]) -> bool:
         """Write the front of the queue; False when shutdown came before the database took it."""
         try:
             written = await self._write(items, grow=True)
@@ -109,7 +109,7 @@ class Writer:
         await self._confirmed(written)
         return True
 
-    async def _confirmed(self, items: list[Item]) -> None:
+    async def _confirmed(self, items: list[QueuedReading]) -> None:
         await self.queue.remove(items)
         self.delivered += len(items)
         if self._outage_since is not None:
@@ -127,7 +127,7 @@ class Writer:
                 self.last_error = None
         self._log.debug("written", readings=len(items), pending=self.pending)
 
-    async def _split(self, items: list[Item], exc: SinkError) -> bool:
+    async def _split(self, items: list[QueuedReading], exc: SinkError) -> bool:
         """Halve a refused batch until the bad points are alone; move those aside."""
         if len(items) == 1:
             await self._reject(items[0], exc)
@@ -145,7 +145,7 @@ class Writer:
                 await self._confirmed(half)
         return True
 
-    async def _write(self, items: list[Item], *, grow: bool) -> list[Item]:
+    async def _write(self, items: list[QueuedReading], *, grow: bool) -> list[QueuedReading]:
         """Write with retries; returns the batch that was written (it may have grown)."""
         batch = items
         retrying = AsyncRetrying(
@@ -208,7 +208,7 @@ class Writer:
                 **details,
             )
 
-    async def _reject(self, item: Item, exc: SinkError) -> None:
+    async def _reject(self, item: QueuedReading, exc: SinkError) -> None:
         self.rejected += 1
         kept = await self.queue.reject(item, exc.status, str(exc))
         self._log.error(
