@@ -129,7 +129,8 @@ def device_url(value: str) -> str:
 
 
 def https_ca(value: Path | None, info: ValidationInfo) -> Path | None:
-    """A CA file is for an https:// `url` only (the field after `url`)."""
+    """A CA file is for an https:// `url` only (a model using it declares
+    `reads_before = {"ca_file": ("url",)}`)."""
     url = info.data.get("url")
     if value is not None and isinstance(url, str) and not url.startswith("https://"):
         raise ValueError("only makes sense with an https:// URL")
@@ -175,6 +176,27 @@ class Settings(BaseSettings):
     env_names: ClassVar[dict[str, str]] = {}
     # keys that take durations such as 30d or 90m, and are shown that way
     durations: ClassVar[tuple[str, ...]] = ()
+    # field -> the fields its validator reads from `info.data`. pydantic validates fields in
+    # the order they are declared, and `info.data` holds only those before: each of these must
+    # be declared before the field (checked when a model is defined, so that a kind which
+    # declares its fields in another order fails at once instead of skipping the check).
+    # A subclass adds to its bases' entries.
+    reads_before: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        order = list(cls.model_fields)
+        for klass in cls.__mro__:
+            for name, earlier in vars(klass).get("reads_before", {}).items():
+                for other in earlier:
+                    if name in order and (
+                        other not in order or order.index(other) > order.index(name)
+                    ):
+                        raise TypeError(
+                            f"{cls.__name__}: the validator of {name!r} reads {other!r}, "
+                            f"which must be declared before it"
+                        )
 
     @classmethod
     def settings_customise_sources(
@@ -224,6 +246,7 @@ class PolledSettings(SourceSettings):
     """
 
     attempts: ClassVar[int] = 1  # how often one request is tried within one poll
+    reads_before: ClassVar[dict[str, tuple[str, ...]]] = {"timeout": ("interval",)}
     timeout_cap: ClassVar[float] = 30.0
 
     interval: float = Field(5.0, ge=1.0)

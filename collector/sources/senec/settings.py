@@ -24,6 +24,10 @@ class SenecSettings(PolledSettings):
 
     # SOLECTRUS's senec-collector calls the measurement INFLUX_MEASUREMENT.
     env_names: ClassVar[dict[str, str]] = {"measurement": "INFLUX_MEASUREMENT"}
+    reads_before: ClassVar[dict[str, tuple[str, ...]]] = {
+        "host": ("adapter",),
+        "ca_file": ("scheme",),
+    }
 
     adapter: Literal["local", "cloud"] = "local"
     host: str | None = Field(

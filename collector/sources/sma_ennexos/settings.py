@@ -38,6 +38,7 @@ class SmaEnnexosSettings(PolledSettings):
 
     _url = field_validator("url")(device_url)
     _secret = field_validator("password")(secret_given)
+    reads_before: ClassVar[dict[str, tuple[str, ...]]] = {"ca_file": ("url",)}
     _https = field_validator("ca_file")(https_ca)
 
     def notes(self) -> list[Note]:
