@@ -243,8 +243,15 @@ def count_v1(server: InfluxDB1, database: str, measurement: str) -> int:
     return int(series[0]["values"][0][1]) if series else 0
 
 
-def count_vm(server: VictoriaMetrics, measurement: str) -> int:
-    return len(server.series(measurement).get("house_power", {}))
+def count_vm(server: VictoriaMetrics, measurement: str, expected: int) -> int:
+    """VictoriaMetrics shows points it has just taken a moment later: ask until all are there,
+    for 10 s at the most."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        found = len(server.series(measurement).get("house_power", {}))
+        if found >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 # --- main --------------------------------------------------------------------------------
@@ -340,7 +347,7 @@ def main() -> None:
                         stored = (
                             count_v1(influx, database, measurement)
                             if target == "influxdb1"
-                            else count_vm(victoria, measurement)
+                            else count_vm(victoria, measurement, n)
                         )
                         assert stored == n, f"{target}/{way}: {stored} of {n} readings stored"
                         delivery.setdefault(f"{target}/{way}", []).append(elapsed)
