@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         _problem_lines(error)
         return EXIT_CONFIG
+    except KindLoadError as exc:  # a kind that builds what it was not asked for
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _parser(kinds: dict[str, SourceKind]) -> argparse.ArgumentParser:

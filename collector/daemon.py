@@ -26,7 +26,7 @@ from collector.selfreport import SelfReport, Source
 from collector.settings import format_duration
 from collector.sinks import make_sink
 from collector.sinks.writer import Writer
-from collector.sources import Emit, Instance, InstanceConfig, SourceKind
+from collector.sources import Emit, Instance, InstanceConfig, KindLoadError, SourceKind
 
 
 @dataclasses.dataclass
@@ -146,7 +146,15 @@ def build_instances(config: Config) -> list[Running]:
         state = config.runtime.data_dir / "state"
         configs = [dataclasses.replace(item, state_dir=state / item.name) for item in configs]
         by_name = {item.name: item for item in configs}
-        for instance in kind.build(configs):
+        built = kind.build(configs)
+        names = sorted(instance.name for instance in built)
+        if names != sorted(by_name):
+            raise KindLoadError(
+                f"source kind {kind.name!r} built instances named {', '.join(names) or 'none'} "
+                f"for {', '.join(sorted(by_name))}: a kind's build must return one instance "
+                "for each configuration, under its name (a bug of the kind)"
+            )
+        for instance in built:
             running.append(Running(instance, by_name[instance.name], kind))
     order = [item.name for item in config.instances]
     running.sort(key=lambda item: order.index(item.instance.name))

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import socket
 import threading
@@ -253,3 +254,30 @@ def test_check_takes_the_first_reading_of_a_pushed_kind(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("meter last_power=250,packets=")
     assert ",power=250 " in result.stdout
+
+
+def test_a_kind_whose_build_renames_its_instances_is_one_clear_error(tmp_path: Path) -> None:
+    """Before: a KeyError from the daemon's lookup of the built instance by its name."""
+    from collector.config import Config, RuntimeSettings
+    from collector.config.tables import LogSettings
+    from collector.daemon import build_instances
+    from collector.sources import Instance, InstanceConfig, KindLoadError
+    from tests.kinds import COUNTER, CounterSettings, build_counters
+
+    def renaming(configs: list[InstanceConfig]) -> list[Instance]:
+        return build_counters([dataclasses.replace(c, name=f"{c.name}-x") for c in configs])
+
+    kind = dataclasses.replace(COUNTER, build=renaming)
+    config = Config(
+        kinds={kind.name: kind},
+        instances=[InstanceConfig(kind.name, "garage", CounterSettings(), {})],
+        influx=None,
+        log=LogSettings(),
+        runtime=RuntimeSettings(data_dir=tmp_path),
+        files=[],
+        origins={},
+    )
+    with pytest.raises(KindLoadError, match="built instances named garage-x for garage: a kind"):
+        build_instances(config)
+    config.kinds = {kind.name: COUNTER}
+    assert [item.instance.name for item in build_instances(config)] == ["garage"]
