@@ -146,13 +146,13 @@ def build_instances(config: Config) -> list[Running]:
         state = config.runtime.data_dir / "state"
         configs = [dataclasses.replace(item, state_dir=state / item.name) for item in configs]
         by_name = {item.name: item for item in configs}
-        built = kind.build(configs)
-        names = sorted(instance.name for instance in built)
-        if names != sorted(by_name):
+        built = kind.build(configs)  # a configuration may give several (one per device)
+        strangers = sorted({item.name for item in built} - set(by_name))
+        if strangers:
             raise KindLoadError(
-                f"source kind {kind.name!r} built instances named {', '.join(names) or 'none'} "
-                f"for {', '.join(sorted(by_name))}: a kind's build must return one instance "
-                "for each configuration, under its name (a bug of the kind)"
+                f"source kind {kind.name!r} built instances named {', '.join(strangers)}, "
+                f"which are not configured ({', '.join(sorted(by_name))} are): a kind's build "
+                "must name each instance after its configuration (a bug of the kind)"
             )
         for instance in built:
             running.append(Running(instance, by_name[instance.name], kind))
