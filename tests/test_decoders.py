@@ -150,6 +150,49 @@ def test_answers_of_another_shape_raise_only_the_decoders_own_errors(decoder: De
     check()
 
 
+# --- what the fuzzers found ----------------------------------------------------------------
+
+# Inputs `python -m bench.fuzz` found that raised what the decoder must not: each one a bug,
+# fixed since. They stay refused in the decoder's own words.
+FOUND_BY_FUZZING = [
+    (
+        "senec-cloud-login",
+        "Python's HTML parser asserts on a marked section it does not know (the fuzzer's input)",
+        bytes.fromhex(
+            "20202000000000000001092020202020202020202020202020202020202069763e0a20202020202020202020"
+            "20203c2f666f726d3e0a20202020626f6479202020b6b6b6b6b6b6b6b6b6b620202020203c2f666f726d0a0a"
+            "20202020202020202020203c2f666f726d3e0a20202020626f6479202020b6b6b6b6b6b6b6b6b6b620202020"
+            "203c2f666f726d0a0a202020203c2f6874202020202020202020202020202020202020202020203020202020"
+            "4c6f67696e0a2020202020202020202020202020202020202020202069763e0a202020203c215b4f43545950"
+            "452068746dec3e0a202024203c68746d6c206c616e673d22656e223e0a0a202020203c686561643e0a202020"
+            "20202020203c6d65746120636861727365743d225554462d38223e0a20202020202020203c20202020202020"
+            "20202020203c2f666f726d3e0a20202020202020b6b6b6b6b6b6b6b6b6b62020202020203c2f687420202020"
+            "20202020202020202020202020202020202020202020204c6f67696e0a202020202020202020202020202020"
+            "2020202020202069763e0a20202020202020e0dfdfde203c2f666f726d3e0a20202020202020b6b6b6b6b6b6"
+            "b6b6b6b620202020203c2f666f727469746c653e0a20205669736962696c6974792e6a73223e3c2f73637269"
+            "70743e0a20202020202020203c736372697074643d22706f7374223e0a20202020206d0a0a202020203c2f68"
+            "7420202020202020202020203c64696d687620636c613e730a733d"
+        ),
+    ),
+    (
+        "senec-cloud-login",
+        "the same, the shortest form",
+        b"<![OCTYPE html>",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "why", "data"), FOUND_BY_FUZZING, ids=[f"{n}: {w}" for n, w, _ in FOUND_BY_FUZZING]
+)
+def test_what_the_fuzzers_found_is_refused_in_the_decoders_words(
+    name: str, why: str, data: bytes
+) -> None:
+    decoder = BY_NAME[name]
+    with pytest.raises(decoder.allowed):
+        decoder.run(data)
+
+
 # --- what a simulator encodes reads back the same ------------------------------------------
 
 A_YEAR = st.floats(1_767_225_600.0, 1_798_761_600.0)  # 2026, day and night, summer and winter

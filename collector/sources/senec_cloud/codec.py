@@ -134,9 +134,15 @@ class _PageParser(HTMLParser):
 
 
 def parse_page(text: str) -> Page:
+    """The forms and messages of a page of SENEC's login server; ProtocolError for a page the
+    HTML parser cannot read (Python's parser raises AssertionError on some declarations, such
+    as `<![OCTYPE`: found by fuzzing)."""
     parser = _PageParser()
-    parser.feed(text)
-    parser.close()
+    try:
+        parser.feed(text)
+        parser.close()
+    except (AssertionError, ValueError) as exc:
+        raise ProtocolError(f"SENEC's login page is no HTML we can read ({exc})") from None
     page = parser.result()
     for form in page.forms:
         form.action = html.unescape(form.action)
