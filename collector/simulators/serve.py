@@ -116,9 +116,38 @@ class JsonHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
 
+class RestartableServer(ThreadingHTTPServer):
+    """Keeps its open connections, so that stopping ends them as a device that restarts does
+    (a client's kept-alive connection would else go on being served)."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def end_connections(self) -> None:
+        with self._connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
 class HttpSimulator:
     """An HTTP simulator on a socket (a subclass may wrap it in TLS): `start()` returns at once,
-    a thread serves."""
+    a thread serves. `stop()` ends the open connections too, as a device that restarts."""
 
     def __init__(
         self,
@@ -132,8 +161,7 @@ class HttpSimulator:
     ) -> None:
         self.odd = OddAnswers()
         served = type("Handler", (handler,), {**state, "quiet": quiet, "odd": self.odd})
-        self.server = ThreadingHTTPServer((host, port), served)
-        self.server.daemon_threads = True
+        self.server = RestartableServer((host, port), served)
         self._thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
         self.tls = False
         self.ca_pem: bytes | None = None  # with TLS: the CA certificate, for clients that verify
@@ -178,4 +206,5 @@ class HttpSimulator:
 
     def stop(self) -> None:
         self.server.shutdown()
+        self.server.end_connections()
         self.server.server_close()

@@ -1,0 +1,359 @@
+"""The fault matrix: each fault a collector meets in a house, injected end to end.
+
+Every row runs the daemon as a process, a SENEC simulator at 1 s, and VictoriaMetrics behind a
+proxy that can fail the way InfluxDB fails. Each row asserts the log line the user sees (said
+once), what the health check answers meanwhile, and that every reading logged as collected is
+in the database exactly once: VictoriaMetrics keeps every copy of a point it is sent, so a
+second copy would show.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from collector.health import check_health
+from collector.simulators.household import Household
+from collector.simulators.serve import RestartableServer
+from collector.sources.senec.simulator import SenecDevice, SenecSimulator
+from tests.harness import Collector, queue_figures, reading_seconds, unique
+from tests.servers import VictoriaMetrics, free_port
+
+pytestmark = pytest.mark.servers
+
+
+# --- an InfluxDB that fails on demand -----------------------------------------------------------
+
+
+class FaultyInflux:
+    """VictoriaMetrics behind a proxy that answers as a failing InfluxDB does.
+
+    `mode`: "pass"; "401"; "404" (no such bucket); "413" (a body over `limit` bytes is too
+    large); "poison" and "conflict" (the first line written after the switch, and every batch
+    holding it, is refused with 400 or 422 in InfluxDB's words, and nothing of such a batch is
+    written); "slow" (no answer for 3 s, then 503, nothing written). `down()` and `up()` close
+    and open the port itself.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.port = free_port()
+        self.mode = "pass"
+        self.limit = 1200
+        self.poison: str | None = None
+        self.writes = 0
+        self._server: RestartableServer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> FaultyInflux:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                answer = httpx.get(proxy.target + self.path, timeout=10)
+                self._send(answer.status_code, answer.content)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                status, text = proxy.decide(body)
+                if status is None:
+                    answer = httpx.post(proxy.target + self.path, content=body, timeout=10)
+                    self._send(answer.status_code, answer.content)
+                else:
+                    self._send(status, json.dumps(text).encode())
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = RestartableServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def open(self) -> None:
+        self.up()
+
+    def down(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.end_connections()  # as a server that goes away: no kept-alive ones
+            self._server.server_close()
+            self._server = None
+
+    def decide(self, body: bytes) -> tuple[int | None, dict[str, str]]:
+        """(status, JSON) to answer with, or (None, {}) to pass the write on."""
+        lines = body.decode().splitlines()
+        with self._lock:
+            self.writes += 1
+            mode = self.mode
+            if mode in ("poison", "conflict") and self.poison is None and lines:
+                self.poison = lines[-1]
+        if mode == "401":
+            return 401, {"code": "unauthorized", "message": "unauthorized access"}
+        if mode == "404":
+            return 404, {"code": "not found", "message": 'bucket "solar" not found'}
+        if mode == "413" and len(body) > self.limit:
+            return 413, {"code": "request too large", "message": "unable to read data"}
+        if mode == "slow":
+            time.sleep(3.0)
+            return 503, {"code": "unavailable", "message": "too busy"}
+        if mode in ("poison", "conflict") and self.poison in lines:
+            if mode == "poison":
+                message = "partial write: unable to parse 'SENEC house_power=': dropped=1"
+                return 400, {"code": "invalid", "message": message}
+            message = (
+                "failure writing points to database: partial write: field type conflict: "
+                'input field "house_power" on measurement "SENEC" is type float, already '
+                "exists as type string dropped=1"
+            )
+            return 422, {"code": "unprocessable entity", "message": message}
+        return None, {}
+
+
+# --- one row's house ------------------------------------------------------------------------
+
+
+@dataclass
+class House:
+    tmp: Path
+    victoria: VictoriaMetrics
+    influx: FaultyInflux
+    simulator: SenecSimulator
+    measurement: str = field(default_factory=lambda: unique("SENEC"))
+    collector: Collector | None = None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.tmp / "c" / "data"
+
+    def settings(self, **extra: str) -> dict[str, str]:
+        return {
+            "SENEC_HOST": self.simulator.address,
+            "SENEC_SCHEMA": "http",
+            "SENEC_INTERVAL": "1",
+            "INFLUX_URL": self.influx.url,
+            "INFLUX_ORG": "-",
+            "INFLUX_BUCKET": "solar",
+            "INFLUX_MEASUREMENT": self.measurement,
+            "INFLUX_TIMEOUT": "1",
+            "HEALTH_EVERY": "1",
+            "HEALTH_BACKLOG_GROWING": "2s",
+            **extra,
+        }
+
+    def start(self, **extra: str) -> Collector:
+        self.collector = Collector(self.tmp / "c", self.settings(**extra))
+        return self.collector
+
+    def restart_simulator(self) -> None:
+        port = int(self.simulator.address.rsplit(":", 1)[1])
+        device = self.simulator.device
+        self.simulator.stop()
+        self.simulator = SenecSimulator(device, port=port, tls=False).start()
+
+    def health(self, later: float = 0.0) -> list[str]:
+        """What `collector healthcheck` answers now, or `later` seconds from now if nothing
+        changed meanwhile (its limits count from the health file the daemon keeps)."""
+        return check_health(self.data_dir, now=time.time() + later)
+
+    def drained(self) -> bool:
+        return bool(queue_figures(self.data_dir)["pending"] == 0)
+
+
+def exactly_once(house: House, collector: Collector, left_out: int = 0) -> list[int]:
+    """Every reading logged as collected is in the database once, and nothing else is; the
+    stamps of the ones `left_out` (refused points) are returned."""
+    logged = reading_seconds(collector)
+    assert len(logged) == len(collector.named("reading"))
+    stamps = [stamp for stamp, _ in house.victoria.samples(house.measurement)["house_power"]]
+    counts = Counter(stamps)
+    assert max(counts.values()) == 1, [s for s, n in counts.items() if n > 1]
+    missing = sorted(logged - set(stamps))
+    assert len(missing) == left_out, missing
+    assert set(stamps) <= logged
+    return missing
+
+
+@pytest.fixture
+def house(tmp_path: Path, victoria: VictoriaMetrics) -> Iterator[House]:
+    simulator = SenecSimulator(SenecDevice(Household(seed=7)), tls=False).start()
+    influx = FaultyInflux(victoria.url).up()
+    world = House(tmp_path, victoria, influx, simulator)
+    yield world
+    world.simulator.stop()
+    influx.down()
+
+
+# --- the rows ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    on: Callable[[House], None]
+    off: Callable[[House], None]
+    line: str  # the event the user sees, once (a device's after two "poll failed")
+    says: str  # a piece of its error text
+    health: str  # a piece of the health check's answer while it goes on ("" = healthy)
+    later: float  # ... as the health check answers this many seconds on
+    back: str  # the event that says it is over
+
+
+def _faults(**changes: Any) -> Callable[[House], None]:
+    return lambda house: house.simulator.device.faults.update(changes)
+
+
+def _mode(mode: str) -> Callable[[House], None]:
+    def switch(house: House) -> None:
+        house.influx.mode = mode
+
+    return switch
+
+
+DEVICE_NOTE = "senec: no reading for"  # after STALE_MINIMUM (60 s) of silence
+WRITE_NOTE = "readings not yet in InfluxDB; last error:"
+
+ROWS = [
+    Row(
+        "device restarting (refuses, then answers)",
+        lambda house: house.simulator.stop(),
+        lambda house: house.restart_simulator(),
+        "poll failed, backing off",
+        "127.0.0.1",
+        DEVICE_NOTE,
+        90,
+        "device back",
+    ),
+    Row(
+        "device slower than its timeout",
+        _faults(delay=3.0),
+        _faults(delay=0.0),
+        "poll failed, backing off",
+        "no answer",
+        DEVICE_NOTE,
+        90,
+        "device back",
+    ),
+    Row(
+        "device answers HTTP 500",
+        _faults(error_rate=1.0),
+        _faults(error_rate=0.0),
+        "poll failed, backing off",
+        "500",
+        DEVICE_NOTE,
+        90,
+        "device back",
+    ),
+    Row(
+        "device breaks its answer off in the middle",
+        _faults(truncate_rate=1.0),
+        _faults(truncate_rate=0.0),
+        "poll failed, backing off",
+        "",
+        DEVICE_NOTE,
+        90,
+        "device back",
+    ),
+    Row(
+        "device answers something that is not JSON",
+        _faults(malformed_rate=1.0),
+        _faults(malformed_rate=0.0),
+        "poll failed, backing off",
+        "not valid JSON",
+        DEVICE_NOTE,
+        90,
+        "device back",
+    ),
+    Row(
+        "InfluxDB down",
+        lambda house: house.influx.down(),
+        lambda house: house.influx.open(),
+        "write failed",
+        "",
+        WRITE_NOTE,
+        5,
+        "InfluxDB back",
+    ),
+    Row(
+        "InfluxDB refuses the token (401)",
+        _mode("401"),
+        _mode("pass"),
+        "write failed",
+        "refused the credentials",
+        WRITE_NOTE,
+        5,
+        "InfluxDB back",
+    ),
+    Row(
+        "InfluxDB has no such bucket (404)",
+        _mode("404"),
+        _mode("pass"),
+        "write failed",
+        "404",
+        WRITE_NOTE,
+        5,
+        "InfluxDB back",
+    ),
+    Row(
+        "InfluxDB slower than INFLUX_TIMEOUT",
+        _mode("slow"),
+        _mode("pass"),
+        "write failed",
+        "",
+        WRITE_NOTE,
+        5,
+        "InfluxDB back",
+    ),
+]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
+def test_a_fault_is_said_once_checked_by_the_health_check_and_loses_nothing(
+    house: House, row: Row
+) -> None:
+    collector = house.start()
+    collector.wait_events("reading", 2)
+    row.on(house)
+    collector.wait_events(row.line, 1)
+    first = next(e for e in collector.events() if e["event"] in (row.line, "poll failed"))
+    assert row.says in first.get("error", ""), first
+    collector.wait_for(
+        lambda: any(row.health in problem for problem in house.health(row.later)),
+        timeout=20,
+        what=f"health check saying {row.health!r}",
+    )
+    before = len(collector.named("reading"))
+    row.off(house)
+    collector.wait_events(row.back, 1, timeout=60)
+    collector.wait_events("reading", before + 2, timeout=30)
+    collector.wait_for(house.drained, timeout=30, what="the queue drained")
+    collector.wait_for(lambda: house.health() == [], timeout=10, what="healthy again")
+    assert collector.stop() == 0
+    lines = [event["event"] for event in collector.events()]
+    assert lines.count(row.line) == 1
+    assert lines.count("poll failed") <= 2  # before a device's back-off line, then silence
+    assert lines.count(row.back) == 1
+    assert not collector.named("poll failed: a bug in the collector")
+    exactly_once(house, collector)
