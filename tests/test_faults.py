@@ -52,6 +52,7 @@ class FaultyInflux:
         self.limit = 1200
         self.poison: str | None = None
         self.writes = 0
+        self.refused_large = 0
         self._server: RestartableServer | None = None
         self._lock = threading.Lock()
 
@@ -115,6 +116,8 @@ class FaultyInflux:
         if mode == "404":
             return 404, {"code": "not found", "message": 'bucket "solar" not found'}
         if mode == "413" and len(body) > self.limit:
+            with self._lock:
+                self.refused_large += 1
             return 413, {"code": "request too large", "message": "unable to read data"}
         if mode == "slow":
             time.sleep(3.0)
@@ -357,3 +360,88 @@ def test_a_fault_is_said_once_checked_by_the_health_check_and_loses_nothing(
     assert lines.count(row.back) == 1
     assert not collector.named("poll failed: a bug in the collector")
     exactly_once(house, collector)
+
+
+# --- rows with a flow of their own ----------------------------------------------------------
+
+
+def test_a_batch_too_large_is_split_and_both_halves_arrive(house: House) -> None:
+    """413: a backlog built while InfluxDB was down comes back as one batch over the limit; it
+    is halved until each part fits, as Telegraf does, and nothing is refused."""
+    collector = house.start()
+    collector.wait_events("reading", 2)
+    house.influx.down()
+    collector.wait_events("write failed", 1)
+    collector.wait_events("reading", len(collector.named("reading")) + 4)
+    house.influx.mode = "413"
+    house.influx.limit = 1200  # two readings' lines: the backlog of four or more is too large
+    house.influx.open()
+    collector.wait_events("InfluxDB back", 1, timeout=60)
+    collector.wait_for(house.drained, timeout=30, what="the queue drained")
+    assert collector.stop() == 0
+    assert house.influx.refused_large >= 1
+    assert not collector.named("point rejected")
+    assert collector.named("InfluxDB back")[0]["delivered"] >= 4
+    exactly_once(house, collector)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "says"),
+    [("poison", 400, "partial write"), ("conflict", 422, "field type conflict")],
+    ids=["a point InfluxDB cannot parse (400)", "a field type conflict (422)"],
+)
+def test_a_refused_point_is_kept_aside_and_the_others_arrive_once(
+    house: House, mode: str, status: int, says: str
+) -> None:
+    collector = house.start()
+    collector.wait_events("reading", 2)
+    house.influx.mode = mode
+    collector.wait_events("point rejected", 1)
+    collector.wait_events("reading", len(collector.named("reading")) + 2)
+    collector.wait_for(house.drained, timeout=30, what="the queue drained")
+    assert house.health() == []  # one refused point is no reason to restart anything
+    assert collector.stop() == 0
+    rejected = collector.named("point rejected")
+    assert len(rejected) == 1
+    assert rejected[0]["status"] == status
+    assert says in rejected[0]["reason"]
+    assert queue_figures(house.data_dir)["rejected"] == 1
+    assert house.influx.poison is not None
+    poison_time = int(house.influx.poison.rsplit(" ", 1)[1])
+    assert exactly_once(house, collector, left_out=1) == [poison_time]
+    assert not collector.named("write failed")  # refused points are no outage
+
+
+def test_a_device_name_that_does_not_resolve(house: House) -> None:
+    """A host name the resolver refuses without asking a server (a label may not start with
+    '-'): one line naming it; the health check says so once the limit has passed."""
+    collector = house.start(SENEC_HOST="-senec.lan")
+    collector.wait_events("poll failed, backing off", 1)
+    first = collector.named("poll failed")[0]
+    assert "-senec.lan" in first["error"]
+    assert first["kind"] == "DeviceUnreachable"
+    assert any("senec: no reading yet for" in p for p in house.health(later=90))
+    assert collector.stop() == 0
+    assert not collector.named("reading")
+    assert len(collector.named("poll failed, backing off")) == 1
+
+
+def test_a_certificate_from_another_ca(house: House, tmp_path: Path) -> None:
+    device = SenecSimulator(SenecDevice(Household(seed=8)), tls=True).start()
+    other = SenecSimulator(SenecDevice(), tls=True)  # only for its CA
+    ca = tmp_path / "other-ca.pem"
+    ca.write_bytes(other.ca_pem or b"")
+    other.server.server_close()
+    try:
+        collector = house.start(
+            SENEC_HOST=device.address, SENEC_SCHEMA="https", SENEC_CA_FILE=str(ca)
+        )
+        collector.wait_events("poll failed, backing off", 1)
+        first = collector.named("poll failed")[0]
+        assert "TLS handshake" in first["error"]
+        assert "SENEC_CA_FILE" in first["error"]
+        assert any("senec: no reading yet for" in p for p in house.health(later=90))
+        assert collector.stop() == 0
+        assert not collector.named("reading")
+    finally:
+        device.stop()

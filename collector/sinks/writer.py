@@ -109,12 +109,14 @@ class Writer:
         await self._confirmed(written)
         return True
 
-    async def _confirmed(self, items: list[QueuedReading]) -> None:
+    async def _confirmed(self, items: list[QueuedReading], *, whole: bool = True) -> None:
+        """InfluxDB took these. `whole`: the batch as read from the queue, not a part of a
+        refused one (a part is small because it was halved, not because the backlog is gone)."""
         await self.queue.remove(items)
         self.delivered += len(items)
         if self._outage_since is not None:
             self._catching_up += len(items)
-            if len(items) < self.batch_size:  # the backlog fitted: caught up
+            if self.pending == 0 or (whole and len(items) < self.batch_size):  # caught up
                 outage = time.monotonic() - self._outage_since
                 self._log.info(
                     "InfluxDB back",
@@ -142,7 +144,7 @@ class Writer:
                 if not await self._split(half, refused):
                     return False
             else:
-                await self._confirmed(half)
+                await self._confirmed(half, whole=False)
         return True
 
     async def _write(self, items: list[QueuedReading], *, grow: bool) -> list[QueuedReading]:
