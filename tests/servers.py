@@ -166,7 +166,13 @@ class VictoriaMetrics(Server):
         httpx.get(self.url + "/internal/force_flush", timeout=10)
         response = httpx.get(
             self.url + "/api/v1/export",
-            params={"match[]": f'{{__name__=~"{measurement}_.*"}}'},
+            # every sample, also those stamped ahead of this machine's clock (a daemon whose
+            # clock was stepped forward): the export ends at "now" unless told otherwise
+            params={
+                "match[]": f'{{__name__=~"{measurement}_.*"}}',
+                "start": "0",
+                "end": str(int(time.time()) + 2 * 86400),
+            },
             timeout=10,
         )
         response.raise_for_status()

@@ -10,11 +10,15 @@ second copy would show.
 from __future__ import annotations
 
 import json
+import os
+import random
+import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,7 @@ from collector.health import check_health
 from collector.simulators.household import Household
 from collector.simulators.serve import RestartableServer
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
-from tests.harness import Collector, queue_figures, reading_seconds, unique
+from tests.harness import Collector, queue_figures, reading_seconds, run_collector, unique
 from tests.servers import VictoriaMetrics, free_port
 
 pytestmark = pytest.mark.servers
@@ -146,10 +150,11 @@ class House:
     simulator: SenecSimulator
     measurement: str = field(default_factory=lambda: unique("SENEC"))
     collector: Collector | None = None
+    data_dir_at: Path | None = None
 
     @property
     def data_dir(self) -> Path:
-        return self.tmp / "c" / "data"
+        return self.data_dir_at or self.tmp / "data"
 
     def settings(self, **extra: str) -> dict[str, str]:
         return {
@@ -163,11 +168,13 @@ class House:
             "INFLUX_TIMEOUT": "1",
             "HEALTH_EVERY": "1",
             "HEALTH_BACKLOG_GROWING": "2s",
+            "DATA_DIR": str(self.data_dir),
             **extra,
         }
 
-    def start(self, **extra: str) -> Collector:
-        self.collector = Collector(self.tmp / "c", self.settings(**extra))
+    def start(self, process: str = "c", **extra: str) -> Collector:
+        """The daemon, logging into the folder `process` (one per process of a row)."""
+        self.collector = Collector(self.tmp / process, self.settings(**extra))
         return self.collector
 
     def restart_simulator(self) -> None:
@@ -183,6 +190,14 @@ class House:
 
     def drained(self) -> bool:
         return bool(queue_figures(self.data_dir)["pending"] == 0)
+
+
+def logged_stamps(collector: Collector) -> Counter[int]:
+    """How many readings were logged as collected, per second of their time."""
+    return Counter(
+        int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
+        for event in collector.named("reading")
+    )
 
 
 def exactly_once(house: House, collector: Collector, left_out: int = 0) -> list[int]:
@@ -445,3 +460,122 @@ def test_a_certificate_from_another_ca(house: House, tmp_path: Path) -> None:
         assert not collector.named("reading")
     finally:
         device.stop()
+
+
+# --- the machine ------------------------------------------------------------------------------
+
+
+def test_a_full_data_dir(house: House, tmp_path: Path) -> None:
+    """DATA_DIR on a small tmpfs (mounted by the test, as root) that fills up while running:
+    one error line, the health check says the queue is not on disk, and the readings held in
+    memory still reach the database, once each."""
+    assert os.geteuid() == 0, "mounting a tmpfs needs root; CI runs the suite as root"
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(small)], check=True)
+    try:
+        house.data_dir_at = small / "data"
+        collector = house.start()
+        collector.wait_events("reading", 2)
+        with (small / "filler").open("wb") as filler:  # every byte that is left
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError:
+                pass
+        collector.wait_events("queue cannot be written", 1)
+        error = collector.named("queue cannot be written")[0]["error"]
+        assert "full" in error or "space" in error, error
+        collector.wait_for(
+            lambda: any("queue not on disk" in p for p in house.health()),
+            what="the health check saying the queue is not on disk",
+        )
+        held = len(collector.named("reading"))
+        collector.wait_events("reading", held + 3)
+        collector.wait_for(
+            lambda: (
+                len(house.victoria.samples(house.measurement).get("house_power", [])) >= held + 3
+            ),
+            what="readings held in memory written",
+        )
+        assert collector.stop() == 0
+        assert len(collector.named("queue cannot be written")) == 1
+        stopped = collector.named("stopped")[0]
+        assert stopped["left_in_queue"] == 0
+        assert not collector.named("shutdown: readings lost")
+        exactly_once(house, collector)
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+@pytest.mark.parametrize(
+    ("signal_name", "seed"),
+    [("SIGTERM", 1), ("SIGTERM", 2), ("SIGKILL", 1), ("SIGKILL", 2), ("SIGKILL", 3)],
+)
+def test_a_signal_at_a_random_moment(house: House, signal_name: str, seed: int) -> None:
+    """SIGTERM or SIGKILL at a seeded random moment of a running daemon, while it polls and
+    writes; a new process goes on. SIGTERM: every reading arrives once. SIGKILL: nothing is
+    lost; besides the readings logged, only what was on its way when the process died may
+    arrive (a batch written whose removal from the queue was not yet on disk, a reading on
+    disk not yet logged), all from before the kill."""
+    moment = random.Random(seed).uniform(0.0, 2.0)
+    first = house.start("first")
+    first.wait_events("reading", 3)
+    time.sleep(moment)  # the moment itself is what the row varies
+    killed_at = time.time()
+    if signal_name == "SIGKILL":
+        first.kill()
+    else:
+        assert first.stop() == 0
+    second = house.start("second")
+    second.wait_events("reading", 3)
+    second.wait_for(house.drained, timeout=30, what="the queue drained")
+    assert second.stop() == 0
+    # Two processes may each log a reading of the same device second where they meet (the
+    # first's last poll and the second's first): two readings, two points; so the readings
+    # logged are counted per second, and the samples must match them.
+    logged = logged_stamps(first) + logged_stamps(second)
+    samples = Counter(
+        stamp for stamp, _ in house.victoria.samples(house.measurement)["house_power"]
+    )
+    assert not logged - samples, sorted(logged - samples)  # nothing lost
+    extra = samples - logged
+    if signal_name == "SIGTERM":
+        assert not extra, sorted(extra)
+        assert first.named("stopped")[0]["left_in_queue"] == 0
+    else:
+        assert all(stamp <= killed_at for stamp in extra), (sorted(extra), killed_at)
+
+
+LIBFAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+
+
+@pytest.mark.parametrize("step", ["+1h", "-1h"])
+def test_a_wall_clock_step(house: House, tmp_path: Path, step: str) -> None:
+    """The machine's clock steps by an hour while the daemon runs (libfaketime in its process,
+    the monotonic clock left alone, as NTP does): one line; the device clock, now an hour off
+    the collector's, is said once; readings keep coming and arrive once."""
+    assert LIBFAKETIME is not None, "libfaketime is missing: apt-get install faketime"
+    offset = tmp_path / "faketime"
+    offset.write_text("+0\n")
+    faked = {
+        "LD_PRELOAD": str(LIBFAKETIME),
+        "FAKETIME_TIMESTAMP_FILE": str(offset),
+        "FAKETIME_NO_CACHE": "1",
+        "DONT_FAKE_MONOTONIC": "1",
+    }
+    collector = house.start(**faked)
+    collector.wait_events("reading", 3)
+    offset.write_text(f"{step}\n")
+    collector.wait_events("wall clock stepped", 1)
+    collector.wait_events("reading", len(collector.named("reading")) + 3)
+    collector.wait_for(house.drained, timeout=30, what="the queue drained")
+    health = run_collector(house.tmp, {"DATA_DIR": str(house.data_dir), **faked}, "healthcheck")
+    assert health.returncode == 0, health.stderr
+    assert collector.stop() == 0
+    stepped = collector.named("wall clock stepped")
+    assert len(stepped) == 1
+    assert stepped[0]["by"] in (f"{step[0]}1.0 h", f"{step[0]}60.0 min")  # as measured
+    assert len(collector.named("device clock is off, readings take the collector's time")) == 1
+    exactly_once(house, collector)
