@@ -579,3 +579,34 @@ def test_a_wall_clock_step(house: House, tmp_path: Path, step: str) -> None:
     assert stepped[0]["by"] in (f"{step[0]}1.0 h", f"{step[0]}60.0 min")  # as measured
     assert len(collector.named("device clock is off, readings take the collector's time")) == 1
     exactly_once(house, collector)
+
+
+def test_a_cloud_asking_to_wait_with_429_and_retry_after(house: House) -> None:
+    """SENEC's servers answer 429 with Retry-After: 120 from the first request on: one line
+    naming it, the health check says so once the limit has passed, nothing is written. (That
+    the loop waits the two minutes is test_loop's: here the interval is a minute anyway.)"""
+    from collector.sources.senec_cloud.simulator import SenecCloud, SenecCloudSimulator
+
+    cloud = SenecCloudSimulator(SenecCloud()).start()
+    cloud.cloud.faults.rate_limited = True
+    account = cloud.cloud.account
+    try:
+        collector = house.start(
+            SENEC_HOST="",
+            SENEC_ADAPTER="cloud",
+            SENEC_USERNAME=account.username,
+            SENEC_PASSWORD=account.password,
+            SENEC_TOTP_URI=cloud.totp_uri(),
+            SENEC_INTERVAL="60",
+            **{f"SENEC_{key.upper()}": value for key, value in cloud.settings().items()},
+        )
+        collector.wait_events("poll failed", 1)
+        first = collector.named("poll failed")[0]
+        assert "HTTP 429" in first["error"], first
+        assert first["kind"] == "DeviceUnreachable"
+        assert any("senec-cloud: no reading yet for" in p for p in house.health(later=400))
+        assert collector.stop() == 0
+        assert len(collector.named("poll failed")) == 1
+        assert not collector.named("reading")
+    finally:
+        cloud.stop()
