@@ -30,8 +30,15 @@ from collector.health import check_health
 from collector.simulators.household import Household
 from collector.simulators.serve import RestartableServer
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
-from tests.harness import Collector, queue_figures, reading_seconds, run_collector, unique
-from tests.servers import VictoriaMetrics, free_port
+from tests.harness import (
+    Collector,
+    queue_figures,
+    reading_seconds,
+    run_collector,
+    unique,
+    v1_settings,
+)
+from tests.servers import InfluxDB1, VictoriaMetrics, free_port
 
 pytestmark = pytest.mark.servers
 
@@ -610,3 +617,25 @@ def test_a_cloud_asking_to_wait_with_429_and_retry_after(house: House) -> None:
         assert not collector.named("reading")
     finally:
         cloud.stop()
+
+
+def test_an_influxdb_1_without_the_database(house: House, influxdb1: InfluxDB1) -> None:
+    """A real InfluxDB 1.x whose database does not exist yet: one line naming it, the health
+    check says the backlog grows; once it is created every reading arrives (InfluxDB keeps one
+    point per series and second, so the points are the logged readings' seconds)."""
+    database = unique("db")
+    collector = house.start(**v1_settings(influxdb1, database, house.measurement))
+    collector.wait_events("write failed", 1)
+    assert "database not found" in collector.named("write failed")[0]["error"]
+    collector.wait_for(
+        lambda: any("backlog growing" in p for p in house.health()),
+        what="the health check saying the backlog grows",
+    )
+    influxdb1.create_database(database)
+    collector.wait_events("InfluxDB back", 1, timeout=60)
+    collector.wait_events("reading", len(collector.named("reading")) + 2)
+    collector.wait_for(house.drained, timeout=30, what="the queue drained")
+    assert collector.stop() == 0
+    assert len(collector.named("write failed")) == 1
+    times = sorted(int(point["time"]) for point in influxdb1.points(database, house.measurement))
+    assert times == sorted(reading_seconds(collector))
