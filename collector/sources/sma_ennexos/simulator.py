@@ -207,9 +207,9 @@ class EnnexosDevice:
             "Measurement.DcMs.Amp[]": [s[2] / 1000 for s in snap.strings],
             "Measurement.Coolsys.Inverter.TmpVal[]": [snap.temperature / 100] * 3,
         }
-        for index, phase in enumerate("ABC"):
+        for phase in "ABC":  # as the inverter's Speedwire records say them
             values[f"Measurement.GridMs.W.phs{phase}"] = ac / 3
-            values[f"Measurement.GridMs.PhV.phs{phase}"] = 230.0 + index / 10
+            values[f"Measurement.GridMs.PhV.phs{phase}"] = 230.0
             values[f"Measurement.GridMs.A.phs{phase}"] = ac / 3 / 230.0
         if self.inverter.battery:
             values["Measurement.Bat.ChaStt"] = float(snap.soc)
