@@ -325,6 +325,46 @@ def _same(one: Any, other: Any) -> bool:
     return bool(abs(float(one) - float(other)) <= 0.0051)
 
 
+@settings(max_examples=60, deadline=None)
+@given(A_YEAR, st.integers(1, 50), st.integers(1, 3))
+def test_a_simulated_senec_connect_answer_reads_back_the_household(
+    moment: float, seed: int, systems: int
+) -> None:
+    """What SENEC.Connect's simulator sends of a household moment (as bytes of JSON), the
+    decoder reads back: each system's powers (the second one's at half), charge and voltage."""
+    from collector.simulators.household import Household
+    from collector.sources.senec_connect.simulator import KEY, SenecConnect
+    from collector.values import round1, round_int
+
+    household = Household(seed=seed, speed=0.0, start=moment)
+    status, answer, _ = SenecConnect(household, systems=systems).answer(KEY)
+    assert status == 200
+    decoded = BY_NAME["senec-connect"].run(json.dumps(answer).encode())
+    assert isinstance(decoded, tuple)
+    found = decoded[0]
+    home = household.snapshot()
+    assert [system.id for system in found] == [f"S4H1-SIM-{n:04d}" for n in range(1, systems + 1)]
+    for number, system in enumerate(found, 1):
+        share = 1.0 if number == 1 else 0.5
+        assert not system.problems
+        fields = system.fields
+        grid = round_int(home.grid * share)
+        assert (fields["grid_power_plus"], fields["grid_power_minus"]) == (
+            max(grid, 0),
+            max(-grid, 0),
+        )
+        battery = round_int(home.battery * share)
+        assert (fields["bat_power_plus"], fields["bat_power_minus"]) == (
+            max(battery, 0),
+            max(-battery, 0),
+        )
+        assert fields["inverter_power"] == max(round_int(home.pv * share), 0)
+        assert fields["house_power"] == max(round_int((home.house - sum(home.wallbox)) * share), 0)
+        assert fields["bat_fuel_charge"] == round1(home.soc)
+        assert fields["bat_voltage"] == round1(home.bat_voltage)
+        assert fields["ev_connected"] is bool(home.ev_connected[0])
+
+
 def test_the_decoders_name_their_errors() -> None:
     """What a decoder may raise is its own error tree, never a bare Exception or ValueError."""
     for decoder in DECODERS:
