@@ -64,6 +64,8 @@ class FaultyInflux:
         self.poison: str | None = None
         self.writes = 0
         self.refused_large = 0
+        self.closing = False
+        self.in_flight = 0
         self._server: RestartableServer | None = None
         self._lock = threading.Lock()
 
@@ -72,6 +74,7 @@ class FaultyInflux:
         return f"http://127.0.0.1:{self.port}"
 
     def up(self) -> FaultyInflux:
+        self.closing = False
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,12 +89,21 @@ class FaultyInflux:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, text = proxy.decide(body)
-                if status is None:
-                    answer = httpx.post(proxy.target + self.path, content=body, timeout=10)
-                    self._send(answer.status_code, answer.content)
-                else:
-                    self._send(status, json.dumps(text).encode())
+                with proxy._lock:
+                    if proxy.closing:  # going away: this request is not taken at all
+                        self.close_connection = True
+                        return
+                    proxy.in_flight += 1
+                try:
+                    status, text = proxy.decide(body)
+                    if status is None:
+                        answer = httpx.post(proxy.target + self.path, content=body, timeout=10)
+                        self._send(answer.status_code, answer.content)
+                    else:
+                        self._send(status, json.dumps(text).encode())
+                finally:
+                    with proxy._lock:
+                        proxy.in_flight -= 1
 
             def _send(self, status: int, body: bytes) -> None:
                 self.send_response(status)
@@ -108,11 +120,21 @@ class FaultyInflux:
         self.up()
 
     def down(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.end_connections()  # as a server that goes away: no kept-alive ones
-            self._server.server_close()
-            self._server = None
+        """Go away as a server that is stopped: a write it took is answered, a later one on a
+        kept-alive connection is not taken, and the port refuses. (Cutting a write that
+        VictoriaMetrics already took would make the client send it again: a second copy that
+        InfluxDB, keeping one point per series and second, would not show.)"""
+        if self._server is None:
+            return
+        with self._lock:
+            self.closing = True
+        self._server.shutdown()
+        deadline = time.monotonic() + 15
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._server.end_connections()
+        self._server.server_close()
+        self._server = None
 
     def decide(self, body: bytes) -> tuple[int | None, dict[str, str]]:
         """(status, JSON) to answer with, or (None, {}) to pass the write on."""
