@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -165,16 +166,21 @@ class Collector:
         return code
 
 
+def logged_stamps(collector: Collector) -> Counter[int]:
+    """How many readings were logged as collected, per second of their (device) time."""
+    from datetime import datetime
+
+    return Counter(
+        int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
+        for event in collector.named("reading")
+    )
+
+
 def reading_seconds(collector: Collector) -> set[int]:
     """The device seconds of the logged readings. At a 1 s interval two polls can fall into the
     same device second; they are the same point (same series and time), so points are counted
     against distinct seconds."""
-    from datetime import datetime
-
-    return {
-        int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
-        for event in collector.named("reading")
-    }
+    return set(logged_stamps(collector))
 
 
 def unique(prefix: str) -> str:

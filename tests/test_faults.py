@@ -18,7 +18,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from collector.simulators.serve import RestartableServer
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from tests.harness import (
     Collector,
+    logged_stamps,
     queue_figures,
     reading_seconds,
     run_collector,
@@ -219,14 +219,6 @@ class House:
 
     def drained(self) -> bool:
         return bool(queue_figures(self.data_dir)["pending"] == 0)
-
-
-def logged_stamps(collector: Collector) -> Counter[int]:
-    """How many readings were logged as collected, per second of their time."""
-    return Counter(
-        int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp())
-        for event in collector.named("reading")
-    )
 
 
 def exactly_once(house: House, collector: Collector, left_out: int = 0) -> list[int]:
