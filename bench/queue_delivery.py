@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import random
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -41,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import machine
 from collector.config import InfluxSettings
 from collector.logging import configure_logging
 from collector.queue import DurableQueue, QueueStore
@@ -80,21 +79,6 @@ def day_of_readings(count: int, measurement: str) -> list[Reading]:
         stamp = datetime.fromtimestamp(start + index * 5, UTC)
         readings.append(Reading(stamp, measurement, fields))
     return readings
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    import os
-
-    cores = os.cpu_count()
-    return (
-        f"{cpu}, {cores} cores, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 # --- append ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.queue_delivery import machine
+from bench import machine
 from bench.soak import rss_and_cpu
 from collector.simulators.household import Household
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.queue_delivery import machine
+from bench import machine
 from collector.simulators.household import Household
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from collector.sources.senec_cloud.simulator import SenecCloud, SenecCloudSimulator

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import platform
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import machine
 from tests.decoders import DECODERS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -79,18 +79,6 @@ def fuzz(name: str, runs: int, work: Path, timeout: float) -> Result:
         where = log.find("Uncaught Python exception")
         result.failure = log[where : where + 2000] if where >= 0 else log[-2000:]
     return result
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, Python {platform.python_version()}"
 
 
 def main() -> int:
