@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.soak import rss_and_cpu
+from bench.house import rss_and_cpu
 from collector.simulators.household import Household
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
