@@ -3,8 +3,10 @@
 `python -m bench.memory` starts a fresh interpreter per step and imports, one after another,
 what the daemon imports (the standard library's asyncio and sqlite3, then each dependency, then
 the collector's core and its kinds), printing the RSS after each step and what the step added.
-A last line gives the RSS of a running daemon for comparison (bench/soak measures it over an
-hour); the difference is its data: buffers, the queue's connection, the instances.
+The last step imports influxdb-client, which the daemon used until 2026-12 (for the v2 write
+and the line protocol), to show what leaving it out saved. A running daemon's RSS is in
+bench/soak and bench/cost; the difference is its data: buffers, the queue's connection, the
+instances.
 """
 
 from __future__ import annotations
@@ -18,16 +20,17 @@ STEPS = [
     ("pydantic", "import pydantic"),
     ("pydantic-settings (and python-dotenv)", "import pydantic_settings"),
     ("httpx (and httpcore, h11, anyio, certifi)", "import httpx"),
-    ("influxdb-client (and urllib3, reactivex)", "import influxdb_client"),
     ("structlog", "import structlog"),
     ("tenacity", "import tenacity"),
     ("pyotp", "import pyotp"),
     ("the collector's core", "import collector.daemon, collector.config, collector.queue"),
-    ("the sinks", "import collector.sinks.influx_v2, collector.sinks.influx_v1"),
+    ("the sinks", "import collector.sinks.influx, collector.sinks.line_protocol"),
     (
         "the seven kinds",
         "from collector.sources import load_kinds; load_kinds()",
     ),
+    # not the daemon's any more: what it cost when the v2 sink and the line protocol used it
+    ("(influxdb-client and urllib3, reactivex: gone)", "import influxdb_client"),
 ]
 
 MEASURE = """

@@ -45,8 +45,7 @@ from collector.logging import configure_logging
 from collector.queue import DurableQueue, QueueStore
 from collector.reading import Reading
 from collector.sinks import Sink
-from collector.sinks.influx_v1 import InfluxV1Sink
-from collector.sinks.influx_v2 import InfluxV2Sink
+from collector.sinks.influx import InfluxV1Sink, InfluxV2Sink
 from collector.sinks.line_protocol import to_line
 from collector.sinks.writer import Writer
 from collector.sources.senec.normalise import (

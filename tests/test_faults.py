@@ -360,7 +360,7 @@ ROWS = [
         _mode("slow"),
         _mode("pass"),
         "write failed",
-        "",
+        "did not answer within",
         WRITE_NOTE,
         5,
         "InfluxDB back",

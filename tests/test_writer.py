@@ -16,7 +16,7 @@ from collector.config import InfluxSettings
 from collector.loop import backoff_delay, next_slot
 from collector.queue import DurableQueue, QueueStore, open_existing
 from collector.reading import Reading
-from collector.sinks.influx_v1 import InfluxV1Sink
+from collector.sinks.influx import InfluxV1Sink
 from collector.sinks.writer import Writer
 
 

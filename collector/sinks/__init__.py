@@ -22,13 +22,9 @@ class Sink(Protocol):
 
 
 def make_sink(settings: InfluxSettings) -> Sink:
-    if settings.api == "v1":
-        from collector.sinks.influx_v1 import InfluxV1Sink
+    from collector.sinks.influx import InfluxV1Sink, InfluxV2Sink
 
-        return InfluxV1Sink(settings)
-    from collector.sinks.influx_v2 import InfluxV2Sink
-
-    return InfluxV2Sink(settings)
+    return InfluxV1Sink(settings) if settings.api == "v1" else InfluxV2Sink(settings)
 
 
 def reason_from_body(body: bytes | str | None) -> str:
