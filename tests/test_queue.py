@@ -7,6 +7,7 @@ import errno
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from collector.queue import (
     QUEUE_FILE,
     SCHEMA_VERSION,
     DurableQueue,
+    QueuedReading,
     QueueError,
     QueueStore,
     data_dir_problem,
@@ -453,6 +455,53 @@ def test_the_event_loop_reads_the_queue_s_figures_from_its_thread(tmp_path: Path
         await queue.close()
 
     asyncio.run(main())
-    assert seen == [1, 2, 3, 1]
+    # the second and third were submitted while the first was written: one group, one figure
+    assert seen == [1, 3, 3, 1]
     assert store.readers
     assert all(name.startswith("queue") for name in store.readers), store.readers
+
+
+class GroupedStore(QueueStore):
+    """A store that notes how many readings each of its transactions appended."""
+
+    groups: list[int]
+
+    def append_many(self, rows: list[tuple[int, str, str]]) -> bool:
+        self.groups.append(len(rows))
+        return super().append_many(rows)
+
+
+def test_readings_submitted_while_others_are_written_share_one_transaction(
+    tmp_path: Path,
+) -> None:
+    store = GroupedStore(tmp_path / QUEUE_FILE)
+    store.groups = []
+    moments = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    reported: list[tuple[int, bool]] = []
+
+    async def main() -> list[int]:
+        queue = DurableQueue(store)
+        await queue.open()
+
+        def report(second: int) -> Callable[[bool], None]:
+            return lambda on_disk: reported.append((second, on_disk))
+
+        for second in range(50):
+            reading = Reading(moments.replace(second=second), "m", {"power": second})
+            queue.submit(reading, report(second))
+        await queue.close()  # closing waits for every group submitted before it
+        return [item.time for item in store_after_close(tmp_path)]
+
+    times = asyncio.run(main())
+    assert store.groups == [1, 49]  # the first went alone; the rest waited for it, then as one
+    assert reported == [(n, True) for n in range(50)]  # each said on disk, in order
+    assert times == [int(moments.replace(second=n).timestamp()) for n in range(50)]
+
+
+def store_after_close(tmp_path: Path) -> list[QueuedReading]:
+    again = QueueStore(tmp_path / QUEUE_FILE)
+    again.open()
+    try:
+        return again.peek(100)
+    finally:
+        again.close()

@@ -243,24 +243,30 @@ class QueueStore:
 
     def append(self, time_s: int, measurement: str, line: str) -> bool:
         """Queue one reading; True once it is on disk, False if it is held in memory."""
+        return self.append_many([(time_s, measurement, line)])
+
+    def append_many(self, rows: list[tuple[int, str, str]]) -> bool:
+        """Queue readings (time, measurement, line) in one transaction, so that they share one
+        fsync; True once all are on disk, False if they are held in memory."""
         queued = self._clock()
         if self._disk_usable():
             try:
                 with transaction(self.conn) as conn:
-                    conn.execute(
+                    conn.executemany(
                         f"INSERT INTO {DISK}.pending (queued, time, measurement, line) "
                         "VALUES (?, ?, ?, ?)",
-                        (queued, time_s, measurement, line),
+                        [(queued, time_s, measurement, line) for time_s, measurement, line in rows],
                     )
             except sqlite3.Error as exc:
                 self._fail(sqlite_problem(self.path, exc))
             else:
-                self._on_disk += 1
+                self._on_disk += len(rows)
                 self._trim(queued)
                 return True
-        dropped = self._held.hold(queued, time_s, measurement, line)
-        if dropped is not None:
-            self.drops.add(1, dropped, dropped, f"{self.memory_limit} in memory")
+        for time_s, measurement, line in rows:
+            dropped = self._held.hold(queued, time_s, measurement, line)
+            if dropped is not None:
+                self.drops.add(1, dropped, dropped, f"{self.memory_limit} in memory")
         return False
 
     # --- the writer's side ---------------------------------------------------------------
