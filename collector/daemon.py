@@ -203,7 +203,7 @@ async def run_daemon(config: Config) -> int:
                 oldest=iso(oldest[0].time) if oldest else None,
             )
 
-    writer = Writer(sink, queue)
+    writer = Writer(sink, queue, flush_interval=config.influx.flush_interval)
     stop = asyncio.Event()
     wake = asyncio.Event()  # an instance stopped for good: say so in the health file at once
     running = asyncio.get_running_loop()

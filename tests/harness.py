@@ -102,7 +102,11 @@ class Collector:
     def __init__(self, workdir: Path, env: dict[str, str], *args: str) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "collector.log"
-        full_env = clean_environment(LOG_FORMAT="json", DATA_DIR=str(workdir / "data"))
+        # INFLUX_FLUSH_INTERVAL=0: each reading is written at once, so that tests need not
+        # wait for the default second (test_batching.py runs the default)
+        full_env = clean_environment(
+            LOG_FORMAT="json", DATA_DIR=str(workdir / "data"), INFLUX_FLUSH_INTERVAL="0"
+        )
         full_env.update(env)
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(

@@ -154,6 +154,14 @@ class VictoriaMetrics(Server):
             "-loggerLevel=ERROR",
         ]
 
+    def write_requests(self) -> int:
+        """How many InfluxDB line-protocol write requests it has taken (its own /metrics)."""
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        for line in text.splitlines():
+            if line.startswith('vm_http_requests_total{path="/influx/write"'):
+                return int(line.rsplit(" ", 1)[1])
+        raise AssertionError("VictoriaMetrics' /metrics has no count of /influx/write requests")
+
     def series(self, measurement: str) -> dict[str, dict[int, float]]:
         """field -> {unix second: value} for every `<measurement>_<field>` series."""
         result: dict[str, dict[int, float]] = {}

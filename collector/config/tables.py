@@ -33,6 +33,13 @@ class InfluxSettings(Settings):
     org: str | None = None
     bucket: str | None = None
     timeout: float = Field(10.0, gt=0)
+    flush_interval: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="seconds a new reading may wait so that the readings of that time go to "
+        "InfluxDB in one request (0: each at once)",
+    )
 
     @field_validator("url")
     @classmethod

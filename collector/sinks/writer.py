@@ -2,6 +2,9 @@
 
 - Batches of up to `batch_size` readings (5000): a day's backlog goes in a few requests, and a
   new reading waits at most for the batches in front of it.
+- When the queue was empty, a new reading waits `flush_interval` (INFLUX_FLUSH_INTERVAL, 1 s)
+  for the others of its moment, so that a house's readings of one second go in one request,
+  not one each. It is on disk already; a backlog is written without such pauses.
 - Transient failures (connection, timeout, 5xx, 429, 401/403, 404) are retried with exponential
   back-off and jitter (tenacity), honouring Retry-After. Before each attempt the batch is read
   from the queue again, so the first write after an outage carries as much backlog as fits.
@@ -44,10 +47,12 @@ class Writer:
         *,
         batch_size: int = 5000,
         max_backoff: float = 60.0,
+        flush_interval: float = 0.0,
     ) -> None:
         self.sink = sink
         self.queue = queue
         self.batch_size = batch_size
+        self.flush_interval = flush_interval
         self.delivered = 0
         self.rejected = 0
         self.last_error: str | None = None
@@ -82,6 +87,10 @@ class Writer:
                 if self._shutdown.is_set():
                     return
                 await self._wait_for_readings()
+                if self.flush_interval > 0 and not self._shutdown.is_set():
+                    # the others of this moment join it (or shutdown ends the wait)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._shutdown.wait(), self.flush_interval)
                 continue
             if self._past_deadline() or not await self._deliver(items):
                 self._log.info(
