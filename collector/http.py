@@ -98,21 +98,28 @@ async def send(
     time or no connection (DeviceUnreachable), an answer broken off (ProtocolError). `what`
     opens the error's line ("SENEC login, the login page"); `explain` words a failed
     connection (a TLS hint of the kind)."""
-    where = str(client.base_url.join(url))
-    prefix = f"{what}: " if what else ""
     try:
         async with asyncio.timeout(deadline):
             return await client.request(method, url, **request)
     except (TimeoutError, httpx.TimeoutException):
-        raise DeviceUnreachable(f"{prefix}no answer from {where} within {deadline:g} s") from None
+        problem = f"no answer from {_where(client, url)} within {deadline:g} s"
     except httpx.ConnectError as exc:
         if explain is not None:
-            raise DeviceUnreachable(prefix + explain(where, exc)) from None
-        raise DeviceUnreachable(f"{prefix}cannot connect to {where}: {_text(exc)}") from None
+            problem = explain(_where(client, url), exc)
+        else:
+            problem = f"cannot connect to {_where(client, url)}: {_text(exc)}"
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise ProtocolError(f"{prefix}{where} broke off its answer: {_text(exc)}") from None
+        raise ProtocolError(
+            f"{what + ': ' if what else ''}{_where(client, url)} broke off its answer: {_text(exc)}"
+        ) from None
     except httpx.HTTPError as exc:
-        raise DeviceUnreachable(f"{prefix}request to {where} failed: {_text(exc)}") from None
+        problem = f"request to {_where(client, url)} failed: {_text(exc)}"
+    raise DeviceUnreachable(f"{what + ': ' if what else ''}{problem}")
+
+
+def _where(client: httpx.AsyncClient, url: str) -> str:
+    """The whole URL of a request, for its error (made only then: it costs a URL parse)."""
+    return str(client.base_url.join(url))
 
 
 def json_of(response: httpx.Response, where: str) -> Any:
