@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench import machine
-from bench.house import MEASUREMENTS, House, rss_and_cpu, unknown_names
+from bench.house import DEFAULTS, MEASUREMENTS, House, rss_and_cpu, unknown_names
 from tests.harness import Collector, toml_file
 from tests.servers import VictoriaMetrics
 
@@ -40,7 +40,7 @@ def measure(
     config = workdir / "collector.toml"
     workdir.mkdir(parents=True)
     config.write_text(toml_file(house.sources(only), tables), encoding="utf-8")
-    collector = Collector(workdir, {"COLLECTOR_CONFIG": str(config)})
+    collector = Collector(workdir, {"COLLECTOR_CONFIG": str(config), **DEFAULTS})
     try:
         collector.wait_for(lambda: bool(collector.named("reading")), timeout=60, what="a reading")
         time.sleep(warmup)

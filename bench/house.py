@@ -33,6 +33,10 @@ MEASUREMENTS = {
 }
 
 
+# the daemon as users run it: the tests' harness sets INFLUX_FLUSH_INTERVAL=0, blank is unset
+DEFAULTS = {"INFLUX_FLUSH_INTERVAL": ""}
+
+
 def rss_and_cpu(pid: int) -> tuple[float, float]:
     """A process's resident set (MB) and CPU time so far (s, user and system)."""
     rss_kb = 0

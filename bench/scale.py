@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.house import rss_and_cpu
+from bench.house import DEFAULTS, rss_and_cpu
 from collector.simulators.household import Household
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
@@ -75,7 +75,7 @@ def run(size: int, seconds: float, warmup: float, base: Path, victoria: Victoria
     }
     config = base / f"scale-{size}.toml"
     config.write_text(toml_file(sources, tables), encoding="utf-8")
-    collector = Collector(base / f"c-{size}", {"COLLECTOR_CONFIG": str(config)})
+    collector = Collector(base / f"c-{size}", {"COLLECTOR_CONFIG": str(config), **DEFAULTS})
     try:
         collector.wait_for(
             lambda: len({e["source"] for e in collector.named("reading")}) == size,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.house import MEASUREMENTS, House, rss_and_cpu
+from bench.house import DEFAULTS, MEASUREMENTS, House, rss_and_cpu
 from tests.harness import Collector, toml_file
 from tests.servers import VictoriaMetrics
 
@@ -52,7 +52,7 @@ def main() -> int:
             }
             config = base / "collector.toml"
             config.write_text(toml_file(house.sources(), tables), encoding="utf-8")
-            collector = Collector(base / "c", {"COLLECTOR_CONFIG": str(config)})
+            collector = Collector(base / "c", {"COLLECTOR_CONFIG": str(config), **DEFAULTS})
             samples: list[tuple[float, float, float]] = []  # (minute, RSS MB, CPU s)
             started = time.monotonic()
             while (elapsed := time.monotonic() - started) < args.minutes * 60:

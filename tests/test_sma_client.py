@@ -219,6 +219,40 @@ def test_pipelined_queries_give_the_same_records(simulator: SmaSimulator) -> Non
     assert client.stats.retries == 0
 
 
+def test_pipelined_queries_whose_replies_were_lost_are_sent_again(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> object:
+        device = await client.login(where, "0000", codec.GROUP_USER)
+        inverter.faults.drop_next = 2  # the replies to the first two of the fourteen
+        return await client.query_all(where, device, list(QUERIES), pipelined=True)
+
+    results, client = run(simulator, scenario, timeout=0.3)
+    assert isinstance(results, dict)
+    assert all(isinstance(value, list) for value in results.values()), results
+    assert results["ac_power"]
+    assert results["ac_phase_power"]
+    assert client.stats.retries == 2  # those two, once each, with new packet ids
+    queries = [p for p in inverter.received if p.command != codec.CMD_LOGIN]
+    assert len(queries) == len(QUERIES) + 2
+    assert len({p.pid for p in queries}) == len(queries)
+
+
+def test_pipelined_queries_that_stay_unanswered_say_so_after_every_attempt(
+    simulator: SmaSimulator, inverter: SmaInverter
+) -> None:
+    async def scenario(client: SpeedwireClient, where: tuple[str, int]) -> object:
+        device = await client.login(where, "0000", codec.GROUP_USER)
+        inverter.faults.drop_next = 3  # the first one's reply, at each of its three attempts
+        return await client.query_all(where, device, list(QUERIES[:1]), pipelined=True)
+
+    results, client = run(simulator, scenario, timeout=0.2, retries=2)
+    assert isinstance(results, dict)
+    assert isinstance(results["ac_power"], DeviceUnreachable)
+    assert "(3 attempts)" in str(results["ac_power"])
+    assert client.stats.retries == 2
+
+
 def test_a_device_that_takes_one_query_at_a_time_is_asked_one_by_one(
     simulator: SmaSimulator, inverter: SmaInverter
 ) -> None:

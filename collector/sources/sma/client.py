@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import random
 import socket
@@ -172,15 +173,18 @@ class SpeedwireClient:
             request = build(pid)
             pending = _Pending(address, device, request.command, done=loop.create_future())
             self._pending[pid] = pending
+            # one timer per attempt (cheaper than wait_for's task and shield, 14 times a poll)
+            timer = loop.call_later(self.timeout, _expire, pending.done)
             try:
                 transport.sendto(frame.encode_inverter(request), address)
                 self.stats.sent += 1
                 if attempt:
                     self.stats.retries += 1
-                return await asyncio.wait_for(asyncio.shield(pending.done), self.timeout)
+                return await pending.done
             except TimeoutError:
                 continue
             finally:
+                timer.cancel()
                 self._pending.pop(pid, None)
         raise DeviceUnreachable(
             f"no answer from {target[0]}:{target[1]} within {self.timeout:g} s "
@@ -192,11 +196,8 @@ class SpeedwireClient:
         matched against it. Looked up again after RESOLVE_FOR seconds (a DHCP lease may move
         the device)."""
         host, port = target
-        try:
-            ipaddress.ip_address(host.split("%")[0])
+        if _ip_version(host) is not None:
             return target
-        except ValueError:
-            pass
         cached = self._addresses.get(target)
         if cached is not None and time.monotonic() < cached[1]:
             return cached[0]
@@ -241,11 +242,14 @@ class SpeedwireClient:
 
     async def query(self, target: Target, device: Address, query: Query) -> list[Record]:
         """The records of one query; [] when the device does not have these values (error 21)."""
-        replies = await self.exchange(
-            target,
-            device,
-            lambda pid: codec.query(device, self.me, pid, query.command, query.first, query.last),
-        )
+        replies = await self.exchange(target, device, self._builder(device, query))
+        return self._records(target, query, replies)
+
+    def _builder(self, device: Address, query: Query) -> Builder:
+        return lambda pid: codec.query(device, self.me, pid, query.command, query.first, query.last)
+
+    @staticmethod
+    def _records(target: Target, query: Query, replies: list[InverterPacket]) -> list[Record]:
         error = replies[0].error
         if error == codec.ReplyCode.NOT_AUTHENTICATED:
             raise SessionLost(f"{target[0]}: the session is gone (error 0x0017)")
@@ -267,13 +271,18 @@ class SpeedwireClient:
         """Several queries: all sent at once (pipelined) or one after another."""
         results: dict[str, list[Record] | Exception] = {}
         if pipelined:
-            answers = await asyncio.gather(
-                *(self.query(target, device, q) for q in queries), return_exceptions=True
+            answers = await self._exchange_all(
+                target, device, [self._builder(device, query) for query in queries]
             )
             for query, answer in zip(queries, answers, strict=True):
-                if isinstance(answer, BaseException) and not isinstance(answer, Exception):
-                    raise answer
-                results[query.name] = answer
+                try:
+                    results[query.name] = (
+                        answer
+                        if isinstance(answer, Exception)
+                        else self._records(target, query, answer)
+                    )
+                except ProtocolError as exc:
+                    results[query.name] = exc
             return results
         for query in queries:
             try:
@@ -282,11 +291,71 @@ class SpeedwireClient:
                 results[query.name] = exc
         return results
 
+    async def _exchange_all(
+        self, target: Target, device: Address, builds: list[Builder]
+    ) -> list[list[InverterPacket] | DeviceUnreachable]:
+        """`exchange` for several requests at once: all sent, then the unanswered ones again
+        (each as often as `exchange` would), without a task per request."""
+        if not self._open:
+            raise RuntimeError("the client is not open")
+        loop = asyncio.get_running_loop()
+        address = await self._resolved(target)
+        transport = await self._socket(_family(address[0]))
+        answers: list[list[InverterPacket] | DeviceUnreachable | None] = [None] * len(builds)
+        todo = list(range(len(builds)))
+        for attempt in range(self.retries + 1):
+            waiting: list[tuple[int, int, _Pending]] = []
+            for index in todo:
+                pid = self._packet_id()
+                request = builds[index](pid)
+                pending = _Pending(address, device, request.command, done=loop.create_future())
+                self._pending[pid] = pending
+                waiting.append((index, pid, pending))
+                transport.sendto(frame.encode_inverter(request), address)
+                self.stats.sent += 1
+                if attempt:
+                    self.stats.retries += 1
+            try:
+                futures = [pending.done for _, _, pending in waiting]
+                await asyncio.wait(futures, timeout=self.timeout)
+            finally:
+                for _, pid, pending in waiting:
+                    self._pending.pop(pid, None)
+                    if not pending.done.done():
+                        pending.done.cancel()
+            if not self._open:  # closed meanwhile: as `exchange`'s waiter would be
+                raise asyncio.CancelledError
+            todo = []
+            for index, _, pending in waiting:
+                if pending.done.cancelled():
+                    todo.append(index)
+                else:
+                    answers[index] = pending.done.result()
+            if not todo:
+                break
+        unanswered = DeviceUnreachable(
+            f"no answer from {target[0]}:{target[1]} within {self.timeout:g} s "
+            f"({self.retries + 1} attempts)"
+        )
+        return [unanswered if answer is None else answer for answer in answers]
+
+
+def _expire(done: asyncio.Future[list[InverterPacket]]) -> None:
+    """An attempt's time is up: its waiter gets TimeoutError (unless the reply came)."""
+    if not done.done():
+        done.set_exception(TimeoutError())
+
+
+@functools.lru_cache(maxsize=256)
+def _ip_version(host: str) -> int | None:
+    """4 or 6 for an IP address (with or without a zone), None for a name (asked at every
+    exchange, so remembered)."""
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).version
+    except ValueError:
+        return None
+
 
 def _family(host: str) -> int:
     """The address family of an IP address (a name counts as IPv4: it is resolved first)."""
-    try:
-        version = ipaddress.ip_address(host.split("%")[0]).version
-    except ValueError:
-        return socket.AF_INET
-    return socket.AF_INET6 if version == 6 else socket.AF_INET
+    return socket.AF_INET6 if _ip_version(host) == 6 else socket.AF_INET
