@@ -152,4 +152,14 @@ def retry_after(value: str | None, now: Callable[[], float] = time.time) -> floa
 
 
 def _text(exc: Exception) -> str:
-    return str(exc) or type(exc).__name__
+    """httpx's words for an error; where it has none (a read that failed), the system's."""
+    if str(exc):
+        return str(exc)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionResetError):
+            return "the connection was reset (TCP RST)"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__

@@ -316,6 +316,16 @@ ROWS = [
         "device back",
     ),
     Row(
+        "device resets the connection in the middle of its answer",
+        _faults(reset_rate=1.0),
+        _faults(reset_rate=0.0),
+        "poll failed, backing off",
+        "broke off its answer: the connection was reset",
+        DEVICE_NOTE,
+        90,
+        "device back",
+    ),
+    Row(
         "device answers something that is not JSON",
         _faults(malformed_rate=1.0),
         _faults(malformed_rate=0.0),

@@ -8,6 +8,7 @@ import json
 import signal
 import socket
 import ssl
+import struct
 import sys
 import tempfile
 import threading
@@ -115,6 +116,14 @@ class JsonHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def abort(self) -> None:
+        """End this connection with a TCP reset once the handler is done (SO_LINGER 0 and no
+        orderly shutdown): the peer's next read fails with "connection reset"."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        server = self.server
+        if isinstance(server, RestartableServer):
+            server.aborted.add(self.connection)
+
 
 class RestartableServer(ThreadingHTTPServer):
     """Keeps its open connections, so that stopping ends them as a device that restarts does
@@ -125,6 +134,7 @@ class RestartableServer(ThreadingHTTPServer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.connections: set[socket.socket] = set()
+        self.aborted: set[socket.socket] = set()  # closed without shutdown: a reset (abort())
         self._connections_lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -135,6 +145,11 @@ class RestartableServer(ThreadingHTTPServer):
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self.connections.discard(request)
+            aborted = request in self.aborted
+            self.aborted.discard(request)
+        if aborted:
+            self.close_request(request)  # no FIN first: SO_LINGER 0 makes the close a reset
+            return
         super().shutdown_request(request)
 
     def end_connections(self) -> None:

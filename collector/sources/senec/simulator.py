@@ -59,7 +59,7 @@ VARIABLE_TYPES: dict[str, ValueType] = {
     "WALLBOX.EV_CONNECTED": U8,
 }
 SECTIONS = {key.partition(".")[0] for key in VARIABLE_TYPES}
-FAULT_KINDS = ("ok", "500", "malformed", "truncated", "slow")
+FAULT_KINDS = ("ok", "500", "malformed", "truncated", "reset", "slow")
 
 
 def variables_of(snapshot: Snapshot) -> dict[str, Any]:
@@ -91,12 +91,13 @@ class Faults:
     error_rate: float = 0.0  # share of answers that are HTTP 500
     malformed_rate: float = 0.0  # share of answers that are not JSON
     truncate_rate: float = 0.0  # share of answers cut off mid-body
+    reset_rate: float = 0.0  # share of answers cut off mid-body by a TCP reset
     sentinels: dict[str, str] = field(default_factory=dict)  # variable -> raw value sent instead
     language_files: bool = True  # False: /js/*.js answer 503
     script: deque[str] = field(default_factory=deque)  # the next answers' kinds, one each
 
     def update(self, changes: dict[str, Any]) -> None:
-        for name in ("delay", "error_rate", "malformed_rate", "truncate_rate"):
+        for name in ("delay", "error_rate", "malformed_rate", "truncate_rate", "reset_rate"):
             if name in changes:
                 setattr(self, name, float(changes[name]))
         if "sentinels" in changes:
@@ -114,6 +115,7 @@ class Faults:
             "error_rate": self.error_rate,
             "malformed_rate": self.malformed_rate,
             "truncate_rate": self.truncate_rate,
+            "reset_rate": self.reset_rate,
             "sentinels": self.sentinels,
             "language_files": self.language_files,
             "script": list(self.script),
@@ -161,6 +163,7 @@ class SenecDevice:
                 ("500", self.faults.error_rate),
                 ("malformed", self.faults.malformed_rate),
                 ("truncated", self.faults.truncate_rate),
+                ("reset", self.faults.reset_rate),
             ):
                 if roll < rate:
                     return kind, delay
@@ -285,7 +288,7 @@ class _Handler(JsonHandler):
         answer = self.device.answer(request, kind)
         if kind == "malformed":
             self.send(200, answer[: len(answer) // 2] + b"<html>oops</html>")
-        elif kind == "truncated":
+        elif kind in ("truncated", "reset"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
@@ -293,6 +296,8 @@ class _Handler(JsonHandler):
             self.wfile.write(answer[: len(answer) // 2])
             self.wfile.flush()
             self.close_connection = True
+            if kind == "reset":  # closed with RST, not FIN: as a device that crashes mid-answer
+                self.abort()
         else:
             self.send(200, answer)
 
@@ -369,6 +374,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--truncate-rate", type=float, default=0.0, help="share of answers cut off mid-body"
     )
     parser.add_argument(
+        "--reset-rate",
+        type=float,
+        default=0.0,
+        help="share of answers cut off mid-body by a TCP reset",
+    )
+    parser.add_argument(
         "--sentinel",
         action="append",
         default=[],
@@ -406,6 +417,7 @@ def run_from_arguments(args: argparse.Namespace) -> int:
         error_rate=args.error_rate,
         malformed_rate=args.malformed_rate,
         truncate_rate=args.truncate_rate,
+        reset_rate=args.reset_rate,
         sentinels=_pairs(args.sentinel, "VARIABLE_NOT_FOUND"),
         language_files=not args.no_language_files,
     )
