@@ -30,7 +30,7 @@ STEPS = [
         "from collector.sources import load_kinds; load_kinds()",
     ),
     # not the daemon's any more: what it cost when the v2 sink and the line protocol used it
-    ("(influxdb-client and urllib3, reactivex: gone)", "import influxdb_client"),
+    ("influxdb-client (gone from the daemon)", "import influxdb_client"),
 ]
 
 MEASURE = """

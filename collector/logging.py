@@ -49,7 +49,7 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
-    # Libraries that use the standard logging module (influxdb-client, urllib3): warnings only,
+    # Libraries that use the standard logging module (httpx, asyncio): warnings only,
     # on the same stream, rendered by the same processors (so JSON stays JSON).
     handler = logging.StreamHandler(out)
     handler.setFormatter(
