@@ -52,8 +52,9 @@ class FaultyInflux:
     `mode`: "pass"; "401"; "404" (no such bucket); "413" (a body over `limit` bytes is too
     large); "poison" and "conflict" (the first line written after the switch, and every batch
     holding it, is refused with 400 or 422 in InfluxDB's words, and nothing of such a batch is
-    written); "slow" (no answer for 3 s, then 503, nothing written). `down()` and `up()` close
-    and open the port itself.
+    written); "slow" (no answer for 3 s, then 503, nothing written); "late" (the write is passed
+    on and stored, but answered only after `late_by` seconds, when the client has given up).
+    `down()` and `up()` close and open the port itself.
     """
 
     def __init__(self, target: str) -> None:
@@ -64,6 +65,9 @@ class FaultyInflux:
         self.poison: str | None = None
         self.writes = 0
         self.refused_large = 0
+        self.late_by = 2.5
+        self.answered_late = 0
+        self.stored: Counter[str] = Counter()  # lines passed on and taken, with repeats
         self.closing = False
         self.in_flight = 0
         self._server: RestartableServer | None = None
@@ -98,6 +102,13 @@ class FaultyInflux:
                     status, text = proxy.decide(body)
                     if status is None:
                         answer = httpx.post(proxy.target + self.path, content=body, timeout=10)
+                        if answer.status_code in (200, 204):
+                            with proxy._lock:
+                                proxy.stored.update(body.decode().splitlines())
+                        if proxy.mode == "late":  # stored; the answer comes too late
+                            time.sleep(proxy.late_by)
+                            with proxy._lock:
+                                proxy.answered_late += 1
                         self._send(answer.status_code, answer.content)
                     else:
                         self._send(status, json.dumps(text).encode())
@@ -663,3 +674,39 @@ def test_an_influxdb_1_without_the_database(house: House, influxdb1: InfluxDB1) 
     assert len(collector.named("write failed")) == 1
     times = sorted(int(point["time"]) for point in influxdb1.points(database, house.measurement))
     assert times == sorted(reading_seconds(collector))
+
+
+def test_an_influxdb_that_stores_a_write_but_answers_after_the_timeout(
+    house: House, influxdb1: InfluxDB1
+) -> None:
+    """InfluxDB stores a batch but answers after INFLUX_TIMEOUT: the collector cannot know that
+    it was stored, says the write failed, and sends the batch again. Delivery is at least once;
+    InfluxDB keeps one point per series and second, so each reading is there once (on
+    VictoriaMetrics, which keeps every copy, a second copy would show: that is why this row
+    runs on a real InfluxDB 1.x)."""
+    database = unique("db")
+    influxdb1.create_database(database)
+    proxy = FaultyInflux(influxdb1.url).up()
+    try:
+        settings = v1_settings(influxdb1, database, house.measurement)
+        collector = house.start(**{**settings, "INFLUX_URL": proxy.url})
+        collector.wait_events("reading", 2)
+        proxy.mode = "late"
+        collector.wait_events("write failed", 1)
+        assert (
+            "did not answer within 1 s (INFLUX_TIMEOUT)"
+            in (collector.named("write failed")[0]["error"])
+        )
+        collector.wait_for(lambda: proxy.answered_late >= 2, what="two writes answered late")
+        proxy.mode = "pass"
+        collector.wait_events("InfluxDB back", 1, timeout=60)
+        collector.wait_events("reading", len(collector.named("reading")) + 2)
+        collector.wait_for(house.drained, timeout=30, what="the queue drained")
+        assert collector.stop() == 0
+    finally:
+        proxy.down()
+    assert len(collector.named("write failed")) == 1
+    assert max(proxy.stored.values()) >= 2  # a batch was stored, then sent and stored again
+    times = [int(point["time"]) for point in influxdb1.points(database, house.measurement)]
+    assert len(times) == len(set(times))
+    assert sorted(times) == sorted(reading_seconds(collector))
