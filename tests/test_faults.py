@@ -710,3 +710,47 @@ def test_an_influxdb_that_stores_a_write_but_answers_after_the_timeout(
     times = [int(point["time"]) for point in influxdb1.points(database, house.measurement)]
     assert len(times) == len(set(times))
     assert sorted(times) == sorted(reading_seconds(collector))
+
+
+def test_an_influxdb_1_that_keeps_the_good_points_of_a_batch(
+    house: House, influxdb1: InfluxDB1
+) -> None:
+    """A real InfluxDB 1.x refuses one point of a batch for a field type conflict and stores
+    the others ("partial write", HTTP 400). The collector halves the batch to find the refused
+    point, moves it aside with InfluxDB's words, and sends the others again, which InfluxDB
+    keeps as the same points: every reading once, the refused point said once."""
+    database = unique("db")
+    influxdb1.create_database(database)
+    own = unique("collector")
+    # the collector's own figures' `readings` field, already a string in this shard: its
+    # next own point conflicts, the readings written beside it do not
+    seed = httpx.post(
+        influxdb1.url + "/write",
+        params={"db": database, "precision": "s"},
+        content=f'{own} readings="ten" {int(time.time())}',
+        timeout=10,
+    )
+    assert seed.status_code == 204, seed.text
+    collector = house.start(
+        **v1_settings(influxdb1, database, house.measurement),
+        SELF_MEASUREMENT=own,
+        SELF_EVERY="3",
+        INFLUX_FLUSH_INTERVAL="2",  # the own point goes with two readings or more
+    )
+    collector.wait_events("point rejected", 1, timeout=30)
+    influxdb1.query(f'DROP MEASUREMENT "{own}"', database)  # the next own points fit again
+    collector.wait_events("reading", len(collector.named("reading")) + 4)
+    collector.wait_for(house.drained, timeout=30, what="the queue drained")
+    assert collector.stop() == 0
+    rejected = collector.named("point rejected")
+    assert rejected
+    for event in rejected:
+        assert event["measurement"] == own
+        assert event["status"] == 400
+        assert "partial write" in event["reason"]
+        assert "field type conflict" in event["reason"]
+    assert queue_figures(house.data_dir)["rejected"] == len(rejected)
+    assert not collector.named("write failed")  # a refused point is no outage
+    times = [int(point["time"]) for point in influxdb1.points(database, house.measurement)]
+    assert len(times) == len(set(times))
+    assert sorted(times) == sorted(reading_seconds(collector))
