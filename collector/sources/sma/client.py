@@ -163,33 +163,10 @@ class SpeedwireClient:
         self, target: Target, device: Address | None, build: Builder
     ) -> list[InverterPacket]:
         """Send the request `build(packet_id)` makes and wait for its whole reply (retried)."""
-        if not self._open:
-            raise RuntimeError("the client is not open")
-        loop = asyncio.get_running_loop()
-        address = await self._resolved(target)
-        transport = await self._socket(_family(address[0]))
-        for attempt in range(self.retries + 1):
-            pid = self._packet_id()
-            request = build(pid)
-            pending = _Pending(address, device, request.command, done=loop.create_future())
-            self._pending[pid] = pending
-            # one timer per attempt (cheaper than wait_for's task and shield, 14 times a poll)
-            timer = loop.call_later(self.timeout, _expire, pending.done)
-            try:
-                transport.sendto(frame.encode_inverter(request), address)
-                self.stats.sent += 1
-                if attempt:
-                    self.stats.retries += 1
-                return await pending.done
-            except TimeoutError:
-                continue
-            finally:
-                timer.cancel()
-                self._pending.pop(pid, None)
-        raise DeviceUnreachable(
-            f"no answer from {target[0]}:{target[1]} within {self.timeout:g} s "
-            f"({self.retries + 1} attempts)"
-        )
+        answer = (await self._exchange_all(target, device, [build]))[0]
+        if isinstance(answer, DeviceUnreachable):
+            raise answer
+        return answer
 
     async def _resolved(self, target: Target) -> Target:
         """The target with its host name resolved: replies come from an address, and are
@@ -292,10 +269,10 @@ class SpeedwireClient:
         return results
 
     async def _exchange_all(
-        self, target: Target, device: Address, builds: list[Builder]
+        self, target: Target, device: Address | None, builds: list[Builder]
     ) -> list[list[InverterPacket] | DeviceUnreachable]:
-        """`exchange` for several requests at once: all sent, then the unanswered ones again
-        (each as often as `exchange` would), without a task per request."""
+        """Several requests at once: all sent, then the unanswered ones again, each up to
+        `retries` more times with a new packet id; one wait per attempt, no task per request."""
         if not self._open:
             raise RuntimeError("the client is not open")
         loop = asyncio.get_running_loop()
@@ -323,7 +300,7 @@ class SpeedwireClient:
                     self._pending.pop(pid, None)
                     if not pending.done.done():
                         pending.done.cancel()
-            if not self._open:  # closed meanwhile: as `exchange`'s waiter would be
+            if not self._open:  # closed meanwhile: the requests are abandoned
                 raise asyncio.CancelledError
             todo = []
             for index, _, pending in waiting:
@@ -338,12 +315,6 @@ class SpeedwireClient:
             f"({self.retries + 1} attempts)"
         )
         return [unanswered if answer is None else answer for answer in answers]
-
-
-def _expire(done: asyncio.Future[list[InverterPacket]]) -> None:
-    """An attempt's time is up: its waiter gets TimeoutError (unless the reply came)."""
-    if not done.done():
-        done.set_exception(TimeoutError())
 
 
 @functools.lru_cache(maxsize=256)
