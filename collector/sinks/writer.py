@@ -88,9 +88,7 @@ class Writer:
                     return
                 await self._wait_for_readings()
                 if self.flush_interval > 0 and not self._shutdown.is_set():
-                    # the others of this moment join it (or shutdown ends the wait)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._shutdown.wait(), self.flush_interval)
+                    await self._sleep(self.flush_interval)  # the others of this moment join it
                 continue
             if self._past_deadline() or not await self._deliver(items):
                 self._log.info(
