@@ -98,6 +98,7 @@ async def send(
     time or no connection (DeviceUnreachable), an answer broken off (ProtocolError). `what`
     opens the error's line ("SENEC login, the login page"); `explain` words a failed
     connection (a TLS hint of the kind)."""
+    prefix = f"{what}: " if what else ""
     try:
         async with asyncio.timeout(deadline):
             return await client.request(method, url, **request)
@@ -110,11 +111,11 @@ async def send(
             problem = f"cannot connect to {_where(client, url)}: {_text(exc)}"
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
         raise ProtocolError(
-            f"{what + ': ' if what else ''}{_where(client, url)} broke off its answer: {_text(exc)}"
+            f"{prefix}{_where(client, url)} broke off its answer: {_text(exc)}"
         ) from None
     except httpx.HTTPError as exc:
         problem = f"request to {_where(client, url)} failed: {_text(exc)}"
-    raise DeviceUnreachable(f"{what + ': ' if what else ''}{problem}")
+    raise DeviceUnreachable(prefix + problem)
 
 
 def _where(client: httpx.AsyncClient, url: str) -> str:
