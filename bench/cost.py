@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from bench import machine
-from bench.house import DEFAULTS, MEASUREMENTS, House, rss_and_cpu, unknown_names
 from tests.harness import Collector, toml_file
+from tests.house import DEFAULTS, MEASUREMENTS, House, rss_and_cpu, unknown_names
 from tests.servers import VictoriaMetrics
 
 

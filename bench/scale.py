@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.house import DEFAULTS, rss_and_cpu
 from collector.simulators.household import Household
 from collector.sources.senec.codec import Sections
 from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from collector.sources.sma import codec
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from tests.harness import Collector, toml_file
+from tests.house import DEFAULTS, rss_and_cpu
 from tests.servers import VictoriaMetrics
 
 INTERVAL = 5.0

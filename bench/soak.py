@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine
-from bench.house import DEFAULTS, MEASUREMENTS, House, rss_and_cpu
 from tests.harness import Collector, toml_file
+from tests.house import DEFAULTS, MEASUREMENTS, House, rss_and_cpu
 from tests.servers import VictoriaMetrics
 
 

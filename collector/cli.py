@@ -226,6 +226,14 @@ async def _check(config: Config) -> int:
     for reading in results:
         if reading is not None:
             print(to_line(reading), flush=True)
+    if config.mqtt is not None:  # then what it would publish, topic and message
+        from collector.mqtt.discovery import messages_of
+
+        for item, reading in zip(running, results, strict=True):
+            if reading is None:
+                continue
+            for topic, message in messages_of(config.mqtt, item.instance.name, item.kind, reading):
+                print(f"{topic} {message.decode()}", flush=True)
     return 1 if any(reading is None for reading in results) else 0
 
 

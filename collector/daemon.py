@@ -1,8 +1,10 @@
-"""The running collector: source instances → durable queue → writer, until SIGTERM or SIGINT."""
+"""The running collector: source instances → durable queue → writer (InfluxDB), and the live
+view on MQTT beside it, until SIGTERM or SIGINT. Either output may be configured alone."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import platform
@@ -10,13 +12,13 @@ import sys
 import time
 from collections.abc import Callable
 from signal import SIGINT, SIGTERM
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from collector import __version__
 from collector.clock import WallClockSteps
-from collector.config import Config
+from collector.config import Config, RuntimeSettings
 from collector.health import BacklogTrend, QueueHealth, SourceHealth, write_health
 from collector.lock import DataDirLock
 from collector.logging import get_logger
@@ -26,7 +28,10 @@ from collector.selfreport import SelfReport, Source
 from collector.settings import format_duration
 from collector.sinks import make_sink
 from collector.sinks.writer import Writer
-from collector.sources import Emit, Instance, InstanceConfig, KindLoadError, SourceKind
+from collector.sources import Done, Emit, Instance, InstanceConfig, KindLoadError, SourceKind
+
+if TYPE_CHECKING:
+    from collector.mqtt.publisher import LivePublisher
 
 
 @dataclasses.dataclass
@@ -161,49 +166,63 @@ def build_instances(config: Config) -> list[Running]:
     return running
 
 
+def live_view(config: Config, instances: list[Running]) -> LivePublisher | None:
+    """The MQTT publisher for these instances, when MQTT_URL is set (aiomqtt is imported
+    only then)."""
+    if config.mqtt is None:
+        return None
+    from collector.mqtt.publisher import LivePublisher, Member
+
+    members = [
+        Member(item.instance.name, item.kind, item.instance.status, item.instance.interval)
+        for item in instances
+    ]
+    return LivePublisher(config.mqtt, members)
+
+
+def _offered(live: LivePublisher, item: Running, submit: Emit) -> Emit:
+    """`submit`, after the reading went to the live view (which never waits)."""
+    member = next(m for m in live.members if m.status is item.instance.status)
+
+    def emit(reading: Reading, done: Done) -> None:
+        live.offer(member, reading)
+        submit(reading, done)
+
+    return emit
+
+
+def _collected_at_once(reading: Reading, done: Done) -> None:
+    """Without InfluxDB there is no queue: a reading is collected once it is published."""
+    done(True)
+
+
 async def run_daemon(config: Config) -> int:
     log = get_logger()
-    assert config.influx is not None
     runtime = config.runtime
     lock = DataDirLock.acquire(runtime.data_dir)  # AlreadyRunning: said by the cli, exit 2
-    sink = make_sink(config.influx)
+    sink = make_sink(config.influx) if config.influx is not None else None
     instances = build_instances(config)
+    live = live_view(config, instances)
     log.info(
         "starting",
         version=__version__,
         python=f"{platform.python_implementation()} {platform.python_version()}",
         settings_from=", ".join(["environment", *config.files]),
     )
-    log.info("writing to", target=sink.describe())
+    if sink is not None:
+        log.info("writing to", target=sink.describe())
+    if live is not None:
+        log.info("publishing to", **live.banner())
     for item in instances:
         log.info("reading from", **item.banner())
     for warning in config.warnings:
         log.warning("configuration", note=warning)
 
-    store = QueueStore(
-        runtime.data_dir / QUEUE_FILE,
-        max_age=runtime.buffer_max_age,
-        max_bytes=runtime.buffer_max_bytes,
-    )
-    queue = DurableQueue(store)
-    if await queue.open():
-        log.info(
-            "queue",
-            path=str(store.path),
-            pending=queue.state.pending,
-            rejected=queue.state.rejected,
-            max_age=format_duration(runtime.buffer_max_age),
-            max_mb=f"{runtime.buffer_max_mb:g}",
-        )
-        if queue.state.pending:
-            oldest = await queue.peek(1)
-            log.info(
-                "delivering readings from before the start",
-                pending=queue.state.pending,
-                oldest=iso(oldest[0].time) if oldest else None,
-            )
-
-    writer = Writer(sink, queue, flush_interval=config.influx.flush_interval)
+    queue: DurableQueue | None = None
+    writer: Writer | None = None
+    if sink is not None and config.influx is not None:
+        queue = await _open_queue(runtime)
+        writer = Writer(sink, queue, flush_interval=config.influx.flush_interval)
     stop = asyncio.Event()
     wake = asyncio.Event()  # an instance stopped for good: say so in the health file at once
     running = asyncio.get_running_loop()
@@ -215,30 +234,31 @@ async def run_daemon(config: Config) -> int:
             wake.set()
 
     started = time.time()
-    writer_task = asyncio.create_task(writer.run(), name="writer")
+    writer_task = None if writer is None else asyncio.create_task(writer.run(), name="writer")
+    live_task = None if live is None else asyncio.create_task(live.run(), name="mqtt")
+    submit: Emit = _collected_at_once if queue is None else queue.submit
     tasks = []
     for item in instances:
         item.instance.status.listeners.append(on_change)
-        task = asyncio.create_task(
-            _run_bound(item, item.emitter(queue.submit), stop), name=item.label
-        )
+        emit = submit if live is None else _offered(live, item, submit)
+        task = asyncio.create_task(_run_bound(item, item.emitter(emit), stop), name=item.label)
         task.add_done_callback(functools.partial(_ended, item=item, wake=wake))
         tasks.append(task)
     trend = BacklogTrend()
     wall_clock = WallClockSteps(log)
     health_failed = False
-    report = _self_report(runtime.self_measurement, instances, started)
+    report = None if queue is None else _self_report(runtime.self_measurement, instances, started)
     next_report = time.monotonic() + runtime.self_every
 
     def report_now() -> None:
-        if report is None:
+        if report is None or queue is None or writer is None:
             return
         for point in report.points(writer, queue.state.pending, queue.state.rejected):
             queue.submit(point, _ignore)
 
     def heartbeat(exited: bool = False) -> None:
         nonlocal health_failed
-        pending = queue.pending
+        pending = queue.pending if queue is not None else 0
         trend.update(pending, time.time())
         try:
             write_health(
@@ -256,10 +276,10 @@ async def run_daemon(config: Config) -> int:
                 ],
                 QueueHealth(
                     pending=pending,
-                    on_disk=queue.state.on_disk,
-                    error=queue.state.error,
+                    on_disk=queue.state.on_disk if queue is not None else True,
+                    error=queue.state.error if queue is not None else None,
                     growing_since=trend.growing_since(pending),
-                    write_error=writer.last_error,
+                    write_error=writer.last_error if writer is not None else None,
                 ),
                 runtime.health_backlog_growing,
                 runtime.health_every,
@@ -287,43 +307,96 @@ async def run_daemon(config: Config) -> int:
         finally:
             for future in waiting:
                 future.cancel()
-        if writer_task.done():  # the writer never ends on its own: a bug, do not hide it
-            writer_task.result()
+        for output in (writer_task, live_task):  # neither ends on its own: a bug, do not hide it
+            if output is not None and output.done():
+                output.result()
 
     grace = runtime.shutdown_grace
-    log.info("stopping", pending=queue.pending, grace_s=grace)
+    log.info("stopping", pending=queue.pending if queue is not None else 0, grace_s=grace)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    writer.begin_shutdown(grace)
-    await writer_task
+    if live is not None and live_task is not None:
+        live.stop()  # the last states go out while the writer finishes
+    if writer is not None and writer_task is not None:
+        writer.begin_shutdown(grace)
+        await writer_task
+    if live_task is not None:
+        await _within(live_task, grace)
     for item in instances:
         await item.instance.aclose()
-    await sink.aclose()
-    in_memory = queue.state.in_memory
-    left = queue.pending
-    await queue.close()
-    if in_memory:
-        log.warning(
-            "shutdown: readings lost",
-            readings=in_memory,
-            reason="they were held in memory because the queue could not be written",
-            error=queue.state.error,
-        )
+    if sink is not None:
+        await sink.aclose()
+    in_memory = left = 0
+    if queue is not None:
+        in_memory = queue.state.in_memory
+        left = queue.pending
+        await queue.close()
+        if in_memory:
+            log.warning(
+                "shutdown: readings lost",
+                readings=in_memory,
+                reason="they were held in memory because the queue could not be written",
+                error=queue.state.error,
+            )
     heartbeat(exited=True)
     unchanged = sum(item.instance.status.unchanged for item in instances)
+    outputs: dict[str, Any] = {}
+    if writer is not None:
+        outputs.update(
+            delivered=writer.delivered, rejected=writer.rejected, left_in_queue=left - in_memory
+        )
+    if live is not None:
+        outputs["published"] = live.published
     log.info(
         "stopped",
         readings=sum(item.instance.status.readings for item in instances),
-        delivered=writer.delivered,
-        rejected=writer.rejected,
-        left_in_queue=left - in_memory,
+        **outputs,
         failed_polls=sum(item.instance.status.failed_polls for item in instances),
         **({"unchanged_polls": unchanged} if unchanged else {}),
     )
     sys.stdout.flush()
     lock.release()
     return 0
+
+
+async def _open_queue(runtime: RuntimeSettings) -> DurableQueue:
+    """The queue in DATA_DIR (or, when it cannot be written, in memory), its state said."""
+    log = get_logger()
+    store = QueueStore(
+        runtime.data_dir / QUEUE_FILE,
+        max_age=runtime.buffer_max_age,
+        max_bytes=runtime.buffer_max_bytes,
+    )
+    queue = DurableQueue(store)
+    if await queue.open():
+        log.info(
+            "queue",
+            path=str(store.path),
+            pending=queue.state.pending,
+            rejected=queue.state.rejected,
+            max_age=format_duration(runtime.buffer_max_age),
+            max_mb=f"{runtime.buffer_max_mb:g}",
+        )
+        if queue.state.pending:
+            oldest = await queue.peek(1)
+            log.info(
+                "delivering readings from before the start",
+                pending=queue.state.pending,
+                oldest=iso(oldest[0].time) if oldest else None,
+            )
+    return queue
+
+
+async def _within(task: asyncio.Task[None], seconds: float) -> None:
+    """Wait for a task that was asked to end; cancel it after `seconds`."""
+    done, _ = await asyncio.wait([task], timeout=max(seconds, 1.0))
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    elif task.exception() is not None:
+        task.result()
 
 
 def _self_report(measurement: str, instances: list[Running], started: float) -> SelfReport | None:

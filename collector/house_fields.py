@@ -29,7 +29,9 @@ BAT_POWER_MINUS = FieldSpec(
     "battery discharging power (positive number)",
     negative=Negative.INVALID,
 )
-BAT_FUEL_CHARGE = FieldSpec("bat_fuel_charge", float, "%", "battery state of charge")
+BAT_FUEL_CHARGE = FieldSpec(
+    "bat_fuel_charge", float, "%", "battery state of charge", device_class="battery"
+)
 BAT_CHARGE_CURRENT = FieldSpec(
     "bat_charge_current", float, "A", "battery current, negative while discharging"
 )

@@ -34,6 +34,26 @@ class Negative(StrEnum):
     INVALID = "invalid"  # no reading (a direction's power is never below 0): the field is left out
 
 
+NO_CLASS = ""  # a FieldSpec's device_class or state_class: none, whatever its unit says
+
+MEASUREMENT = "measurement"
+TOTAL_INCREASING = "total_increasing"  # a counter: Home Assistant's Energy dashboard takes it
+
+# Home Assistant's device class and state class of a numeric field, by its unit, where its
+# spec names none. A unit not here (none, or %) has no device class; its state class is
+# "measurement" for a gauge (MEAN) and none for a code or a count (LAST).
+UNIT_CLASSES: dict[str, tuple[str, str]] = {
+    "W": ("power", MEASUREMENT),
+    "Wh": ("energy", TOTAL_INCREASING),
+    "V": ("voltage", MEASUREMENT),
+    "A": ("current", MEASUREMENT),
+    "Hz": ("frequency", MEASUREMENT),
+    "°C": ("temperature", MEASUREMENT),
+    "ms": ("duration", MEASUREMENT),
+    "s": ("duration", MEASUREMENT),
+}
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -42,6 +62,9 @@ class FieldSpec:
     description: str
     aggregation: Aggregation | None = None  # None: MEAN for int and float, LAST otherwise
     negative: Negative = Negative.SIGNED
+    # Home Assistant's classes where the unit does not say them (UNIT_CLASSES); NO_CLASS: none
+    device_class: str | None = None
+    state_class: str | None = None
 
     @property
     def aggregate(self) -> Aggregation:
@@ -49,6 +72,18 @@ class FieldSpec:
             return self.aggregation
         numeric = self.type in (int, float)
         return Aggregation.MEAN if numeric else Aggregation.LAST
+
+    @property
+    def home_assistant(self) -> tuple[str | None, str | None]:
+        """(device class, state class) for Home Assistant; None where there is none. Booleans
+        and texts have neither."""
+        if self.type not in (int, float):
+            return None, None
+        by_unit = UNIT_CLASSES.get(self.unit)
+        gauge = MEASUREMENT if self.aggregate is Aggregation.MEAN else NO_CLASS
+        device = self.device_class if self.device_class is not None else by_unit and by_unit[0]
+        state = self.state_class if self.state_class is not None else by_unit and by_unit[1]
+        return device or None, (state if state is not None else gauge) or None
 
 
 Catalogue = Mapping[str, FieldSpec]

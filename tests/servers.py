@@ -195,3 +195,78 @@ class VictoriaMetrics(Server):
                 for value, stamp in zip(item["values"], item["timestamps"], strict=True)
             )
         return result
+
+
+class Mosquitto:
+    """Debian's mosquitto broker on 127.0.0.1: anonymous, or with a password file (`users`), or
+    over TLS (`tls`: a trustme CA's certificate for 127.0.0.1 and localhost). No persistence:
+    a restarted broker has lost its retained messages, as one whose disk was wiped would."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        users: dict[str, str] | None = None,
+        tls: Any = None,  # a trustme.CA
+    ) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.users = users
+        self.tls = tls
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = directory / "mosquitto.log"
+        self.ca_path = directory / "mqtt-ca.pem"
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls is not None else 'mqtt'}://127.0.0.1:{self.port}"
+
+    def _config(self) -> Path:
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stdout"]
+        if self.users is None:
+            lines.append("allow_anonymous true")
+        else:
+            passwords = self.directory / "passwords"
+            passwords.write_text("")
+            tool = binary("mosquitto_passwd", "mosquitto")
+            for user, password in self.users.items():
+                subprocess.run([tool, "-b", str(passwords), user, password], check=True)
+            passwords.chmod(0o600)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        if self.tls is not None:
+            cert = self.tls.issue_cert("127.0.0.1", "localhost")
+            key_path = self.directory / "mqtt-key.pem"
+            chain_path = self.directory / "mqtt-chain.pem"
+            cert.private_key_pem.write_to_path(str(key_path))
+            cert.cert_chain_pems[0].write_to_path(str(chain_path))
+            self.tls.cert_pem.write_to_path(str(self.ca_path))
+            lines += [f"certfile {chain_path}", f"keyfile {key_path}", f"cafile {self.ca_path}"]
+        path = self.directory / "mosquitto.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config = self._config()
+        log = self.log_path.open("ab")
+        command = [binary("mosquitto", "mosquitto"), "-c", str(config)]
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()[-2000:]}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None

@@ -233,6 +233,9 @@ def test_no_secret_appears_in_any_output(
     if owner == "senec-connect":  # any key may be one: another setting is refused beside it
         base = {**without("SENEC_HOST"), variable: secret}
         wrong, variable = {"SENEC_CONNECT_URL": "ftp://x"}, "SENEC_CONNECT_URL"
+    elif owner == "mqtt":  # any password is one a broker may accept: the URL is refused
+        base = {**base, "MQTT_URL": "mqtt://broker:1883", variable: secret}
+        wrong, variable = {"MQTT_URL": "ftp://x"}, "MQTT_URL"
     elif owner == "senec-cloud":
         base = {**without("SENEC_HOST"), **CLOUD}
         if variable == "SENEC_TOTP_URI":  # a secret in a URI: the whole URI is secret
@@ -248,7 +251,8 @@ def test_no_secret_appears_in_any_output(
         invalid = ""  # (any other password is one the device may accept)
     wrong = wrong or {variable: invalid}
     # valid enough to load: the secret shown by `collector config` as ***
-    config = load({**base, **({} if owner == "senec-connect" else {variable: valid})}, tmp_path)
+    given = {} if owner in ("senec-connect", "mqtt") else {variable: valid}
+    config = load({**base, **given}, tmp_path)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         _print_config(config)

@@ -4,8 +4,9 @@
   the writer (`INFLUX_*`), the logs (`LOG_*`) and the runtime (`DATA_DIR`, ...).
 - The TOML file describes any number of instances: `[[source]]` tables with `kind`, an optional
   `name` and `tags`, and the kind's keys (its variables without the prefix, in lower case);
-  `[influx]`, `[log]` and `[runtime]` likewise. Environment variables of a kind add one more
-  instance; `INFLUX_*`, `LOG_*` and runtime variables override the file.
+  `[influx]`, `[mqtt]`, `[log]` and `[runtime]` likewise. Environment variables of a kind add
+  one more instance; `INFLUX_*`, `MQTT_*`, `LOG_*` and runtime variables override the file.
+  InfluxDB may be left out when MQTT_URL is set (MQTT alone).
 - A `.env` file in the working directory is read as environment variables that the real
   environment overrides, and the start banner says so.
 
@@ -54,6 +55,7 @@ from collector.config.tables import (
 )
 from collector.environment import CONFIG_VARIABLE, read_document, read_environment
 from collector.errors import ConfigError
+from collector.mqtt.settings import MqttSettings
 from collector.settings import Settings, seconds
 from collector.sources import InstanceConfig, KindLoadError, SourceKind, load_kinds
 
@@ -61,6 +63,7 @@ __all__ = [  # what the rest of the collector and the tests use
     "TABLES",
     "Config",
     "InfluxSettings",
+    "MqttSettings",
     "Origins",
     "RuntimeSettings",
     "attribute_of",
@@ -77,12 +80,13 @@ __all__ = [  # what the rest of the collector and the tests use
 class Config:
     kinds: dict[str, SourceKind]
     instances: list[InstanceConfig]
-    influx: InfluxSettings | None
+    influx: InfluxSettings | None  # None: not configured (MQTT alone), or not needed
     log: LogSettings
     runtime: RuntimeSettings
     files: list[str]  # files the settings came from, besides the environment
     origins: dict[str, Origins]  # "influx", "log", "runtime", and each instance's name
     warnings: list[str] = field(default_factory=list)
+    mqtt: MqttSettings | None = None  # None: MQTT_URL is not set
 
     def kind_of(self, instance: InstanceConfig) -> SourceKind:
         return self.kinds[instance.kind]
@@ -167,9 +171,18 @@ def load_config(
         warnings.extend(unknown)
     instances[:] = check_series(instances, kinds, problems)
 
+    mqtt: MqttSettings | None = tables.get("mqtt")
+    mqtt_given = bool(origins["mqtt"].values)
+    if mqtt is not None and mqtt.url is None:
+        if mqtt_given:
+            problems.append(f"{namers['mqtt']('url')}: is required to publish on MQTT")
+        mqtt = None  # MQTT is off
     influx: InfluxSettings | None = tables.get("influx")
+    influx_given = bool(origins.get("influx", Origins()).values)
+    if influx is not None and mqtt_given and not influx_given:
+        influx = None  # MQTT alone: no InfluxDB setting was given
     if influx is not None:
-        check_influx(influx, namers["influx"], problems)
+        check_influx(influx, namers["influx"], problems, alone=not influx_given)
     if need_sink and influx is not None:
         placeholder_warning(InfluxSettings, "INFLUX_", influx, warnings)
     if problems:
@@ -185,6 +198,7 @@ def load_config(
         files=files,
         origins=origins,
         warnings=warnings,
+        mqtt=mqtt,
     )
 
 

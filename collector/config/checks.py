@@ -78,11 +78,15 @@ def check_series(
 
 
 def check_influx(
-    influx: InfluxSettings, name_of: Callable[[str], str], problems: list[str]
+    influx: InfluxSettings, name_of: Callable[[str], str], problems: list[str], *, alone: bool
 ) -> None:
-    """What the chosen API needs, which no single key's validator can see."""
+    """What the chosen API needs, which no single key's validator can see. `alone`: nothing of
+    InfluxDB was given (and no MQTT either), so the missing host is said with the other way."""
     if influx.url is None and influx.host is None:
-        problems.append(f"{name_of('host')}: is required (or give the whole {name_of('url')})")
+        other = ", or set MQTT_URL to publish on MQTT without InfluxDB" if alone else ""
+        problems.append(
+            f"{name_of('host')}: is required (or give the whole {name_of('url')}){other}"
+        )
     if influx.bucket is None:
         if influx.api == "v2":
             problems.append(f"{name_of('bucket')}: is required")

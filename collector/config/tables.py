@@ -1,6 +1,6 @@
-"""The core's own tables: `[influx]`, `[log]` and `[runtime]` in the file, and their variables
-(`INFLUX_*`, `LOG_*`, and the runtime's without a prefix). Each model's `env_prefix` is its
-table's variable prefix."""
+"""The core's own tables: `[influx]`, `[mqtt]`, `[log]` and `[runtime]` in the file, and their
+variables (`INFLUX_*`, `MQTT_*`, `LOG_*`, and the runtime's without a prefix). Each model's
+`env_prefix` is its table's variable prefix."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from collector.environment import DEFAULT_DATA_DIR
+from collector.mqtt.settings import MqttSettings
 from collector.settings import Settings, lowercase, parse_duration
 
 PLACEHOLDER = "change-me"  # how the example files' secrets start
@@ -121,6 +122,7 @@ class Table:
 
 TABLES = (
     Table("influx", InfluxSettings),
+    Table("mqtt", MqttSettings),
     Table("log", LogSettings),
     Table("runtime", RuntimeSettings),
 )

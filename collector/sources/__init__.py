@@ -182,6 +182,11 @@ class SourceKind:
     series_tag: str | None = None
     simulator: KindCommand | None = None
     commands: tuple[KindCommand, ...] = ()
+    # What Home Assistant shows of its devices (MQTT discovery): the maker, the model (default:
+    # the description), and a field whose text is the device's firmware version, if any.
+    manufacturer: str = ""
+    model: str = ""
+    version_field: str | None = None
 
     @property
     def default_measurement(self) -> str:

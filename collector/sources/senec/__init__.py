@@ -34,4 +34,7 @@ KIND = SourceKind(
     simulator=KindCommand.lazy(
         "senec", "a SENEC battery's lala.cgi", "collector.sources.senec.simulator"
     ),
+    manufacturer="SENEC",
+    model="SENEC.Home (local API)",
+    version_field="application_version",
 )

@@ -42,4 +42,7 @@ KIND = SourceKind(
         "SENEC's login (Keycloak) and app API",
         "collector.sources.senec_cloud.simulator",
     ),
+    manufacturer="SENEC",
+    model="SENEC.Home (SENEC app API)",
+    version_field="application_version",
 )

@@ -5,7 +5,7 @@ dashboard works with any of them."""
 from __future__ import annotations
 
 from collector import house_fields as house
-from collector.reading import Aggregation, FieldSpec, Negative, catalogue
+from collector.reading import NO_CLASS, Aggregation, FieldSpec, Negative, catalogue
 
 SENEC_FIELDS = catalogue(
     [
@@ -55,7 +55,13 @@ SENEC_FIELDS = catalogue(
         FieldSpec("current_state_ok", bool, "", "whether the operating state is a normal one"),
         FieldSpec("application_version", str, "", 'firmware (application) version, e.g. "0826"'),
         FieldSpec(
-            "measure_time", int, "s", "the reading's time as Unix seconds (UTC)", Aggregation.LAST
+            "measure_time",
+            int,
+            "s",
+            "the reading's time as Unix seconds (UTC)",
+            Aggregation.LAST,
+            device_class=NO_CLASS,  # a moment, not a duration
+            state_class=NO_CLASS,
         ),
         house.RESPONSE_DURATION,
     ]

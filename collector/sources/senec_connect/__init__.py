@@ -37,4 +37,6 @@ KIND = SourceKind(
     simulator=KindCommand.lazy(
         "senec-connect", "SENEC.Connect's API", "collector.sources.senec_connect.simulator"
     ),
+    manufacturer="SENEC",
+    model="SENEC.Home (SENEC.Connect)",
 )

@@ -58,4 +58,6 @@ KIND = SourceKind(
             "collector.sources.sma.discover",
         ),
     ),
+    manufacturer="SMA",
+    model="inverter (Speedwire)",
 )

@@ -39,4 +39,6 @@ KIND = SourceKind(
     simulator=KindCommand.lazy(
         "sma-em", "an SMA Energy Meter's datagrams", "collector.sources.sma_em.simulator"
     ),
+    manufacturer="SMA",
+    model="Energy Meter / Sunny Home Manager",
 )

@@ -37,7 +37,13 @@ FIELDS = catalogue(
             FieldSpec(f"grid_current_l{n}", float, "A", f"grid current on phase L{n}")
             for n in PHASES
         ),
-        FieldSpec("grid_power_factor", float, "", "power factor (cos φ) at the grid connection"),
+        FieldSpec(
+            "grid_power_factor",
+            float,
+            "",
+            "power factor (cos φ) at the grid connection",
+            device_class="power_factor",
+        ),
         FieldSpec("grid_frequency", float, "Hz", "grid frequency"),
         *METER_COUNTERS,
         FieldSpec("samples", int, "", "datagrams the reading is made from", Aggregation.LAST),

@@ -38,4 +38,6 @@ KIND = SourceKind(
         "an SMA ennexOS device's web API (tokens, live measurements)",
         "collector.sources.sma_ennexos.simulator",
     ),
+    manufacturer="SMA",
+    model="ennexOS device",
 )

@@ -39,4 +39,6 @@ KIND = SourceKind(
         "an SMA inverter's WebConnect interface (HTTPS, sessions and their limit)",
         "collector.sources.sma_webconnect.simulator",
     ),
+    manufacturer="SMA",
+    model="inverter (WebConnect)",
 )

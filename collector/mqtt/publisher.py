@@ -1,0 +1,350 @@
+"""The connection to the broker: what is new goes out, the latest only, never a backlog.
+
+`offer` (from the daemon's emit) and `refresh` (availability) only note the latest message of a
+topic and wake the publishing task: they never wait, so a broker that is slow or away delays no
+poll and no write to InfluxDB. Every message is retained. After a (re)connection everything is
+published again, so the broker holds the current state, not what it had before the outage.
+
+- `<prefix>/status` is `online` once connected, and `offline` at shutdown or, as the last will,
+  when the collector dies;
+- when Home Assistant comes back (`homeassistant/status` = `online`), the discovery and the
+  states are published again;
+- a retained discovery message of ours whose instance is no longer configured is removed (an
+  empty retained message on its topic, its state and its availability), so no ghosts stay.
+
+An outage of the broker is said once (`MQTT broker away`), and its end once (`MQTT broker
+back`); reconnecting backs off exponentially (tenacity), at most MAX_BACKOFF seconds apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiomqtt
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
+
+from collector.health import STALE_INTERVALS, STALE_MINIMUM
+from collector.logging import get_logger
+from collector.mqtt.discovery import Device, device_of, entities, instance_of_config, node_of
+from collector.mqtt.settings import MqttSettings
+from collector.mqtt.topics import (
+    OFFLINE,
+    ONLINE,
+    Node,
+    availability_topic,
+    level,
+    state_message,
+    status_topic,
+)
+from collector.reading import Reading
+from collector.sources import InstanceStatus, SourceKind
+
+MAX_BACKOFF = 30.0
+REFRESH_EVERY = 5.0  # seconds between two looks at the instances' availability
+TIMEOUT = 10.0  # seconds the broker may take to acknowledge a connection or a message
+
+
+@dataclass
+class Member:
+    """A running instance (one device of it) as the live view knows it."""
+
+    name: str
+    kind: SourceKind
+    status: InstanceStatus
+    interval: float
+
+
+def answers(member: Member, now: float) -> bool:
+    """Whether the member's device counts as answering: it has given a reading recently (the
+    health check's measure), and is neither stopped nor asleep (an inverter at night)."""
+    status = member.status
+    if status.stopped is not None or status.asleep_since is not None:
+        return False
+    if status.last_reading_at is None:
+        return False
+    return now - status.last_reading_at <= max(STALE_INTERVALS * member.interval, STALE_MINIMUM)
+
+
+@dataclass
+class _Topics:
+    """The latest message of every topic, and which are still to be published (in order)."""
+
+    latest: dict[str, bytes] = field(default_factory=dict)
+    due: dict[str, None] = field(default_factory=dict)
+    clear: dict[str, None] = field(default_factory=dict)  # to be emptied (removed instances)
+
+    def set(self, topic: str, message: bytes) -> bool:
+        if self.latest.get(topic) == message:
+            return False
+        self.latest[topic] = message
+        self.due[topic] = None
+        return True
+
+    def all_due(self, keep: Callable[[str], bool] = lambda _: True) -> None:
+        for topic in self.latest:
+            if keep(topic):
+                self.due[topic] = None
+
+
+class LivePublisher:
+    def __init__(self, settings: MqttSettings, members: list[Member]) -> None:
+        self.settings = settings
+        self.prefix = settings.topic
+        self.members = members
+        self.published = 0  # messages the broker acknowledged
+        self._topics = _Topics()
+        self._nodes: dict[Node, Device] = {}
+        self._announced: dict[Node, set[str]] = {}  # the fields each node has an entity of
+        self._configured = {level(member.name) for member in members}
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._log = get_logger(component="mqtt")
+        self._down_since: float | None = None
+        self._connected_once = False
+        self._removed: set[str] = set()  # instances whose ghosts were found (said once each)
+        for member in members:  # a reading collected, a failed poll: availability may change
+            member.status.listeners.append(self.refresh)
+
+    def banner(self) -> dict[str, object]:
+        """Where it publishes, for the start banner (no secrets)."""
+        settings = self.settings
+        scheme = "mqtts" if settings.tls else "mqtt"
+        context: dict[str, object] = {
+            "broker": f"{scheme}://{self._where()}",
+            "topic": self.prefix,
+            "qos": settings.qos,
+            "discovery": settings.discovery_prefix if settings.discovery else "off",
+            "client_id": settings.effective_client_id,
+        }
+        if settings.username:
+            context["user"] = settings.username
+        return context
+
+    # --- what the daemon calls: never waits ------------------------------------------------
+
+    def offer(self, member: Member, reading: Reading) -> None:
+        """A reading of `member` as it goes to the queue: its state, and on a node's first
+        reading (or a new firmware version) its discovery."""
+        node = node_of(member.name, member.kind, reading)
+        if self.settings.discovery:
+            self._announce(node, member.kind, reading)
+        if self._topics.set(node.state_topic(self.prefix), state_message(reading)):
+            self._wake.set()
+
+    def refresh(self) -> None:
+        """Each instance's availability as it is now (online when any of its devices answers)."""
+        now = time.time()
+        online: dict[str, bool] = {}
+        for member in self.members:
+            online[member.name] = online.get(member.name, False) or answers(member, now)
+        for name, up in online.items():
+            if self._topics.set(availability_topic(self.prefix, name), ONLINE if up else OFFLINE):
+                self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _announce(self, node: Node, kind: SourceKind, reading: Reading) -> None:
+        """Discovery for the fields of this reading that the node has not announced yet (all
+        of them again when the device's firmware version changed)."""
+        device = device_of(kind, node, reading)
+        announced = self._announced.setdefault(node, set())
+        if self._nodes.get(node) != device:
+            self._nodes[node] = device
+            announced.clear()
+        new = [name for name in reading.fields if name not in announced]
+        if not new:
+            return
+        announced.update(new)
+        settings = self.settings
+        specs = {name: kind.fields[name] for name in sorted(announced) if name in kind.fields}
+        for topic, message in entities(
+            settings.discovery_prefix, self.prefix, node, device, specs, settings.qos
+        ):
+            self._topics.set(topic, message)
+        self._wake.set()
+
+    # --- the connection ---------------------------------------------------------------------
+
+    def client(self) -> aiomqtt.Client:
+        settings = self.settings
+        context = None
+        if settings.tls:
+            context = ssl.create_default_context(
+                cafile=str(settings.ca_file) if settings.ca_file else None
+            )
+        quiet = logging.getLogger("collector.mqtt.paho")
+        return aiomqtt.Client(
+            settings.host,
+            settings.port,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else None,
+            identifier=settings.effective_client_id,
+            will=aiomqtt.Will(status_topic(self.prefix), OFFLINE, settings.qos, retain=True),
+            tls_context=context,
+            timeout=TIMEOUT,
+            logger=quiet,
+        )
+
+    async def run(self) -> None:
+        """Publish until `stop()`: connect, publish what is due, reconnect after a loss."""
+        while not self._stop.is_set():
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(aiomqtt.MqttError),
+                wait=wait_exponential_jitter(initial=1, max=MAX_BACKOFF, jitter=1),
+                sleep=self._pause,
+                stop=lambda _: self._stop.is_set(),
+                before_sleep=self._unreachable,
+                reraise=True,
+            )
+            with contextlib.suppress(aiomqtt.MqttError):  # stopped while the broker is away
+                async for attempt in retrying:
+                    with attempt:
+                        await self._session(self.client())
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    def _unreachable(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        self._away(error)
+
+    def _away(self, error: BaseException | None) -> None:
+        if self._down_since is not None:
+            return
+        self._down_since = time.monotonic()
+        self._log.warning(
+            "MQTT broker away",
+            broker=self._where(),
+            error=_explain(error),
+            note="the live view waits; InfluxDB is not affected; retrying, with back-off up "
+            f"to {MAX_BACKOFF:g} s, and not logged again until it answers",
+        )
+
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        """One connection: returns when it was lost (said) or the collector stops."""
+        async with client:
+            self._back()
+            try:
+                await self._publish_all(client)
+            except aiomqtt.MqttError as exc:
+                self._away(exc)
+                return
+        self._log.debug("MQTT disconnected")
+
+    def _back(self) -> None:
+        if self._down_since is not None:
+            self._log.info(
+                "MQTT broker back",
+                broker=self._where(),
+                after_s=round(time.monotonic() - self._down_since),
+            )
+            self._down_since = None
+        elif not self._connected_once:
+            self._log.info("MQTT connected", broker=self._where(), topic=self.prefix)
+        self._connected_once = True
+
+    async def _publish_all(self, client: aiomqtt.Client) -> None:
+        qos = self.settings.qos
+        await client.publish(status_topic(self.prefix), ONLINE, qos, retain=True)
+        self.refresh()
+        self._topics.all_due()  # the broker may have lost what it held: all of it again
+        listening: asyncio.Task[None] | None = None
+        if self.settings.discovery:
+            prefix = self.settings.discovery_prefix
+            await client.subscribe(f"{prefix}/status", qos)
+            await client.subscribe(f"{prefix}/+/+/+/config", qos)
+            listening = asyncio.create_task(self._listen(client), name="mqtt-listen")
+        try:
+            while not self._stop.is_set():
+                await self._publish_due(client)
+                if listening is not None and listening.done():
+                    listening.result()  # the connection is gone: MqttError
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=REFRESH_EVERY)
+                self.refresh()
+            await self._publish_due(client)
+            await client.publish(status_topic(self.prefix), OFFLINE, qos, retain=True)
+        finally:
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await listening
+
+    async def _publish_due(self, client: aiomqtt.Client) -> None:
+        topics = self._topics
+        qos = self.settings.qos
+        while topics.clear:
+            topic = next(iter(topics.clear))
+            await client.publish(topic, b"", qos, retain=True)
+            del topics.clear[topic]
+        while topics.due:
+            topic = next(iter(topics.due))
+            del topics.due[topic]
+            try:
+                await client.publish(topic, topics.latest[topic], qos, retain=True)
+            except aiomqtt.MqttError:
+                topics.due[topic] = None  # again after the reconnection
+                raise
+            self.published += 1
+
+    async def _listen(self, client: aiomqtt.Client) -> None:
+        prefix = self.settings.discovery_prefix
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if topic == f"{prefix}/status":
+                if payload.strip().lower() == ONLINE:
+                    self._log.info("Home Assistant online: discovery published again")
+                    self._topics.all_due()
+                    self._wake.set()
+            elif payload:
+                self._forget_if_removed(topic, payload)
+
+    def _forget_if_removed(self, topic: str, payload: bytes) -> None:
+        instance = instance_of_config(payload, self.prefix)
+        if instance is None or instance in self._configured:
+            return
+        if instance not in self._removed:
+            self._removed.add(instance)
+            self._log.info(
+                "removing Home Assistant entities of an instance no longer configured",
+                instance=instance,
+            )
+        topics = self._topics
+        topics.clear[topic] = None
+        topics.clear[f"{self.prefix}/{instance}/availability"] = None
+        state = json.loads(payload).get("state_topic")  # readable: instance_of_config read it
+        if isinstance(state, str):
+            topics.clear[state] = None
+        self._wake.set()
+
+
+def _explain(error: BaseException | None) -> str:
+    """An aiomqtt error in words, with what to do where it is clear."""
+    if error is None:
+        return "unknown"
+    text = str(error) or type(error).__name__
+    if "not authori" in text.lower() or "bad user name or password" in text.lower():
+        return f"{text} (check MQTT_USERNAME and MQTT_PASSWORD)"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"{text} (give the broker's CA in MQTT_CA_FILE)"
+    return text
