@@ -43,6 +43,7 @@ class Watcher:
             client.tls_set_context(ssl.create_default_context(cafile=str(ca_file)))
         client.on_connect = self._on_connect
         client.on_message = self._on_message
+        client.reconnect_delay_set(min_delay=1, max_delay=1)  # a restarted broker: back soon
         self.client = client
         client.connect("127.0.0.1", port)
         client.loop_start()
@@ -85,6 +86,14 @@ class Watcher:
             time.sleep(0.05)
         topics = sorted(self.snapshot())
         raise AssertionError(f"timed out waiting for {what}; topics: {topics[:40]}")
+
+    def count(self, topic: str) -> int:
+        """How many messages came on a topic (retained and live)."""
+        with self._lock:
+            return sum(1 for item in self.messages if item[0] == topic)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
 
     def close(self) -> None:
         self.client.disconnect()

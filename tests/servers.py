@@ -7,6 +7,7 @@ missing binary is an error that says what to install, never a skip.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -223,6 +224,8 @@ class Mosquitto:
 
     def _config(self) -> Path:
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stdout"]
+        if os.getuid() == 0:  # started as root it would become `mosquitto`, who cannot read here
+            lines.append("user root")
         if self.users is None:
             lines.append("allow_anonymous true")
         else:

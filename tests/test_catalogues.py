@@ -8,7 +8,7 @@ import re
 import pytest
 
 from collector.cli import field_table
-from collector.reading import Aggregation, FieldSpec, Negative, catalogue
+from collector.reading import NO_CLASS, Aggregation, FieldSpec, Negative, catalogue
 from collector.sources import SourceKind, load_kinds
 from tests.harness import kind_folder
 from tests.kinds import COUNTER, LISTENER
@@ -24,12 +24,14 @@ def test_the_built_in_kinds_are_registered_by_entry_points() -> None:
 
 
 def same_meaning(a: FieldSpec, b: FieldSpec) -> bool:
-    return (a.type, a.unit, a.aggregate, a.description, a.negative) == (
+    """Type, unit, aggregation, description, negatives and Home Assistant's classes."""
+    return (a.type, a.unit, a.aggregate, a.description, a.negative, a.home_assistant) == (
         b.type,
         b.unit,
         b.aggregate,
         b.description,
         b.negative,
+        b.home_assistant,
     )
 
 
@@ -55,6 +57,31 @@ def test_the_check_finds_a_difference() -> None:
     assert not same_meaning(a, FieldSpec("grid_power_plus", int, "W", "export"))
     assert not same_meaning(a, FieldSpec(a.name, int, "W", a.description, Aggregation.LAST))
     assert not same_meaning(a, FieldSpec(a.name, int, "W", a.description, negative=Negative.ZERO))
+    assert not same_meaning(a, FieldSpec(a.name, int, "W", a.description, device_class=NO_CLASS))
+
+
+def test_home_assistant_classes_follow_the_unit_unless_the_catalogue_says_otherwise() -> None:
+    sma = KINDS["sma"].fields
+    assert sma["ac_power"].home_assistant == ("power", "measurement")
+    assert sma["energy_total"].home_assistant == ("energy", "total_increasing")
+    assert sma["bat_fuel_charge"].home_assistant == ("battery", "measurement")
+    assert sma["device_status_code"].home_assistant == (None, None)  # a code: no statistics
+    assert sma["device_status_ok"].home_assistant == (None, None)  # a boolean
+    assert sma["device_status"].home_assistant == (None, None)  # a text
+    assert KINDS["senec"].fields["measure_time"].home_assistant == (None, None)  # a moment
+    assert KINDS["sma-em"].fields["grid_power_factor"].home_assistant == (
+        "power_factor",
+        "measurement",
+    )
+
+
+@pytest.mark.parametrize("kind", list(KINDS.values()), ids=lambda kind: kind.name)
+def test_every_counter_is_total_increasing_and_no_field_is_called_time(kind: SourceKind) -> None:
+    """The Energy dashboard takes total_increasing energy; `time` is the state message's own."""
+    assert "time" not in kind.fields
+    for spec in kind.fields.values():
+        if spec.unit == "Wh":
+            assert spec.home_assistant == ("energy", "total_increasing"), spec.name
 
 
 def test_a_catalogue_refuses_a_name_twice() -> None:

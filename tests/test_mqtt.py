@@ -12,19 +12,24 @@ mosquitto broker, and a client subscribed to everything as Home Assistant would 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import pytest
+import trustme
 
 from collector.mqtt.topics import Node
+from collector.simulators.household import Household
 from collector.sources import SourceKind, load_kinds
-from tests.harness import Collector, toml_file, unique
+from collector.sources.senec.simulator import SenecDevice, SenecSimulator
+from collector.sources.sma.simulator import SmaInverter, SmaSimulator
+from tests.harness import Collector, reading_seconds, run_collector, toml_file, unique
 from tests.house import MEASUREMENTS, House
 from tests.mqtt_watch import Watcher
-from tests.servers import InfluxDB1, Mosquitto
+from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics
 
 pytestmark = pytest.mark.servers
 
@@ -171,3 +176,241 @@ def _seconds(text: str) -> int:
     from datetime import datetime
 
     return int(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp())
+
+
+# --- one SENEC, the broker's faults --------------------------------------------------------
+
+
+@pytest.fixture
+def senec() -> Iterator[SenecSimulator]:
+    simulator = SenecSimulator(SenecDevice(Household(seed=8)), tls=False).start()
+    yield simulator
+    simulator.stop()
+
+
+def senec_env(simulator: SenecSimulator, broker: Mosquitto, **more: str) -> dict[str, str]:
+    return {
+        "SENEC_HOST": simulator.address,
+        "SENEC_SCHEMA": "http",
+        "SENEC_INTERVAL": "1",
+        "MQTT_URL": broker.url,
+        "INFLUX_FLUSH_INTERVAL": "",  # blank is unset: no InfluxDB setting (MQTT alone)
+        **more,
+    }
+
+
+def state_time(watcher: Watcher, topic: str) -> int:
+    state = watcher.snapshot().get(topic)
+    return _seconds(json.loads(state)["time"]) if state else 0
+
+
+def test_a_broker_away_is_said_once_polls_go_on_and_the_state_comes_back(
+    tmp_path: Path, victoria: VictoriaMetrics, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    measurement = unique("SENEC")
+    influx = {
+        "INFLUX_URL": victoria.url,
+        "INFLUX_ORG": "-",
+        "INFLUX_BUCKET": "solar",
+        "INFLUX_MEASUREMENT": measurement,
+        "INFLUX_FLUSH_INTERVAL": "0",
+    }
+    watcher = Watcher(broker.port)
+    collector = Collector(tmp_path / "c", senec_env(senec, broker, **influx))
+    topic = f"{PREFIX}/senec/state"
+    watcher.wait_for(lambda: topic in watcher.snapshot(), 30, "the first state")
+    broker.stop()
+    collector.wait_events("MQTT broker away")
+    readings = len(collector.named("reading"))
+    # polls and InfluxDB go on while the broker is away
+    collector.wait_for(lambda: len(collector.named("reading")) >= readings + 3, 30, "3 readings")
+    away = int(time.time())
+    broker.start()  # without persistence: its retained messages are gone
+    collector.wait_events("MQTT broker back", timeout=60)
+    watcher.wait_for(lambda: state_time(watcher, topic) >= away, 60, "a state after the outage")
+    assert watcher.snapshot()[f"{PREFIX}/status"] == b"online"
+    assert watcher.snapshot()[f"{PREFIX}/senec/availability"] == b"online"
+    assert collector.stop() == 0
+    assert len(collector.named("MQTT broker away")) == 1
+    assert len(collector.named("MQTT broker back")) == 1
+    logged = len(collector.named("reading"))
+    assert len(victoria.series(measurement)["house_power"]) == len(reading_seconds(collector))
+    assert logged >= readings + 3
+    watcher.close()
+
+
+def test_the_last_will_says_offline_when_the_collector_is_killed(
+    tmp_path: Path, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    watcher = Watcher(broker.port)
+    collector = Collector(tmp_path / "c", senec_env(senec, broker))
+    status = f"{PREFIX}/status"
+    watcher.wait_for(lambda: watcher.snapshot().get(status) == b"online", 30, "online")
+    collector.kill()
+    watcher.wait_for(lambda: watcher.snapshot().get(status) == b"offline", 30, "the last will")
+    watcher.close()
+
+
+def test_mqtt_alone_needs_no_influxdb_and_keeps_no_queue(
+    tmp_path: Path, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    env = senec_env(senec, broker)
+    shown = run_collector(tmp_path, {**env, "DATA_DIR": str(tmp_path / "d")}, "config")
+    assert shown.returncode == 0, shown.stderr
+    assert "[mqtt]" in shown.stdout
+    assert "[influx]" not in shown.stdout
+    watcher = Watcher(broker.port)
+    collector = Collector(tmp_path / "c", env)
+    topic = f"{PREFIX}/senec/state"
+    watcher.wait_for(lambda: topic in watcher.snapshot(), 30, "a state")
+    collector.wait_events("reading", 3)
+    assert collector.stop() == 0
+    stopped = collector.named("stopped")[0]
+    assert stopped["published"] > 0
+    assert "delivered" not in stopped
+    assert not (tmp_path / "c" / "data" / "queue.sqlite3").exists()
+    assert [e["event"] for e in collector.named("writing to")] == []
+    state = watcher.json(topic)
+    assert set(state) - {"time"} <= set(load_kinds()["senec"].fields)
+    watcher.close()
+
+
+def test_home_assistant_coming_back_gets_the_discovery_again(
+    tmp_path: Path, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    watcher = Watcher(broker.port)
+    collector = Collector(tmp_path / "c", senec_env(senec, broker))
+    config = f"homeassistant/sensor/{PREFIX}_senec/house_power/config"
+    watcher.wait_for(lambda: config in watcher.snapshot(), 30, "the discovery")
+    before = watcher.count(config)
+    watcher.publish("homeassistant/status", b"online")
+    watcher.wait_for(lambda: watcher.count(config) > before, 30, "the discovery again")
+    collector.wait_events("Home Assistant online: discovery published again")
+    assert collector.stop() == 0
+    watcher.close()
+
+
+def test_an_instance_removed_from_the_file_leaves_no_entity_behind(
+    tmp_path: Path, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    inverter = SmaSimulator([SmaInverter(3010538301, seed=4)]).start()
+    try:
+        sources: list[dict[str, object]] = [
+            {"kind": "senec", "name": "battery", "host": senec.address, "schema": "http"},
+            {"kind": "sma", "name": "roof", "host": inverter.addresses[0]},
+        ]
+        for source in sources:
+            source["interval"] = 1
+        mqtt: dict[str, object] = {"url": broker.url, "topic": PREFIX}
+        config = tmp_path / "collector.toml"
+        config.write_text(toml_file(sources, {"mqtt": mqtt}), encoding="utf-8")
+        watcher = Watcher(broker.port)
+        env = {"COLLECTOR_CONFIG": str(config), "INFLUX_FLUSH_INTERVAL": ""}
+        first = Collector(tmp_path / "first", env)
+        battery = f"homeassistant/sensor/{PREFIX}_battery/"
+        roof = f"homeassistant/sensor/{PREFIX}_roof_3010538301/"
+        watcher.wait_for(
+            lambda: bool(watcher.under(battery)) and bool(watcher.under(roof)), 30, "both"
+        )
+        assert first.stop() == 0
+        roof_entities = watcher.under(roof)
+        config.write_text(toml_file(sources[1:], {"mqtt": mqtt}), encoding="utf-8")
+        second = Collector(tmp_path / "second", env)
+        watcher.wait_for(
+            lambda: (
+                not watcher.under("homeassistant/binary_sensor/energy_battery/")
+                and not watcher.under(battery)
+                and f"{PREFIX}/battery/state" not in watcher.snapshot()
+                and f"{PREFIX}/battery/availability" not in watcher.snapshot()
+            ),
+            30,
+            "the battery's entities, state and availability removed",
+        )
+        second.wait_for(lambda: bool(second.named("reading")), 30, "a reading")
+        assert set(roof_entities) <= set(watcher.under(roof))  # the roof's stay
+        assert (
+            len(
+                second.named("removing Home Assistant entities of an instance no longer configured")
+            )
+            == 1
+        )
+        assert second.stop() == 0
+        watcher.close()
+    finally:
+        inverter.stop()
+
+
+# --- a broker with users, a broker over TLS -------------------------------------------------
+
+
+def test_a_broker_with_a_password_file(tmp_path: Path, senec: SenecSimulator) -> None:
+    broker = Mosquitto(tmp_path / "broker", users={"collector": "s3cret-Pw", "ha": "ha-pw"})
+    broker.start()
+    try:
+        wrong = Collector(
+            tmp_path / "wrong",
+            senec_env(senec, broker, MQTT_USERNAME="collector", MQTT_PASSWORD="nope"),
+        )
+        wrong.wait_events("MQTT broker away")
+        wrong.wait_events("reading", 2)  # the polls go on
+        assert wrong.stop() == 0
+        (away,) = wrong.named("MQTT broker away")
+        assert "check MQTT_USERNAME and MQTT_PASSWORD" in away["error"], away
+        secret = tmp_path / "mqtt-password"
+        secret.write_text("s3cret-Pw\n")
+        watcher = Watcher(broker.port, username="ha", password="ha-pw")
+        right = Collector(
+            tmp_path / "right",
+            senec_env(senec, broker, MQTT_USERNAME="collector", MQTT_PASSWORD_FILE=str(secret)),
+        )
+        topic = f"{PREFIX}/senec/state"
+        watcher.wait_for(lambda: topic in watcher.snapshot(), 30, "a state")
+        assert right.stop() == 0
+        assert right.named("MQTT broker away") == []
+        assert "s3cret" not in right.text() + wrong.text()
+        watcher.close()
+    finally:
+        broker.stop()
+
+
+def test_a_broker_over_tls_with_a_ca_of_its_own(tmp_path: Path, senec: SenecSimulator) -> None:
+    broker = Mosquitto(tmp_path / "broker", tls=trustme.CA())
+    broker.start()
+    try:
+        unknown = Collector(tmp_path / "unknown", senec_env(senec, broker))
+        unknown.wait_events("MQTT broker away")
+        assert unknown.stop() == 0
+        (away,) = unknown.named("MQTT broker away")
+        assert "give the broker's CA in MQTT_CA_FILE" in away["error"], away
+        watcher = Watcher(broker.port, ca_file=broker.ca_path)
+        trusted = Collector(
+            tmp_path / "trusted", senec_env(senec, broker, MQTT_CA_FILE=str(broker.ca_path))
+        )
+        topic = f"{PREFIX}/senec/state"
+        watcher.wait_for(lambda: topic in watcher.snapshot(), 30, "a state over TLS")
+        assert trusted.stop() == 0
+        assert trusted.named("MQTT broker away") == []
+        (banner,) = trusted.named("publishing to")
+        assert banner["broker"] == f"mqtts://127.0.0.1:{broker.port}"
+        watcher.close()
+    finally:
+        broker.stop()
+
+
+def test_check_prints_what_it_would_publish(tmp_path: Path, senec: SenecSimulator) -> None:
+    env = {
+        "SENEC_HOST": senec.address,
+        "SENEC_SCHEMA": "http",
+        "MQTT_URL": "mqtt://127.0.0.1:1",  # `check` does not connect: it prints
+        "INFLUX_FLUSH_INTERVAL": "",
+    }
+    result = run_collector(tmp_path, env, "check")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("SENEC ")  # the line protocol first
+    published = dict(line.split(" ", 1) for line in lines[1:])
+    state = json.loads(published[f"{PREFIX}/senec/state"])
+    fields = set(state) - {"time"}
+    configs = {t: json.loads(m) for t, m in published.items() if t.endswith("/config")}
+    assert {t.split("/")[3] for t in configs} == fields
+    assert all(c["state_topic"] == f"{PREFIX}/senec/state" for c in configs.values())
