@@ -31,7 +31,8 @@ class Watcher:
         self.latest: dict[str, bytes] = {}
         self.messages: list[tuple[str, bytes, bool]] = []  # topic, payload, retained
         self._lock = threading.Lock()
-        self._connected = threading.Event()
+        self._connected = threading.Event()  # answered: connected, or refused
+        self._refused = ""
         self._topics = topics
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -47,13 +48,18 @@ class Watcher:
         self.client = client
         client.connect("127.0.0.1", port)
         client.loop_start()
-        if not self._connected.wait(10):
+        if not self._connected.wait(10) or self._refused:
             client.loop_stop()
-            raise AssertionError(f"the watcher could not connect to the broker on port {port}")
+            raise AssertionError(
+                f"the watcher could not connect to the broker on port {port}: {self._refused}"
+            )
 
-    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
-        for topic in self._topics:
-            client.subscribe(topic, qos=1)
+    def _on_connect(self, client: mqtt.Client, _: Any, __: Any, reason: Any, *___: Any) -> None:
+        if reason.is_failure:  # refused (a wrong password): not connected
+            self._refused = str(reason)
+        else:
+            for topic in self._topics:
+                client.subscribe(topic, qos=1)
         self._connected.set()
 
     def _on_message(self, _: mqtt.Client, __: Any, message: mqtt.MQTTMessage) -> None:

@@ -414,3 +414,99 @@ def test_check_prints_what_it_would_publish(tmp_path: Path, senec: SenecSimulato
     configs = {t: json.loads(m) for t, m in published.items() if t.endswith("/config")}
     assert {t.split("/")[3] for t in configs} == fields
     assert all(c["state_topic"] == f"{PREFIX}/senec/state" for c in configs.values())
+
+
+def test_the_compose_brokers_start_script_sets_up_the_password_of_env(tmp_path: Path) -> None:
+    """deploy/mosquitto/start.sh (the `mqtt` profile's entrypoint), run with Debian's mosquitto:
+    the user of .env gets in, anyone else not; without a password it says what to set."""
+    import os
+    import subprocess
+
+    from tests.harness import ROOT
+    from tests.servers import free_port
+
+    script = ROOT / "deploy/mosquitto/start.sh"
+    port = free_port()
+    base = {
+        **os.environ,
+        "MOSQUITTO_DIR": str(tmp_path / "data"),
+        "MQTT_PORT": str(port),
+        "MOSQUITTO_USER": "root" if os.getuid() == 0 else os.environ.get("USER", ""),
+    }
+    refused = subprocess.run(["/bin/sh", str(script)], env=base, capture_output=True, text=True)
+    assert refused.returncode == 2
+    assert "set MQTT_USERNAME and MQTT_PASSWORD in .env" in refused.stderr
+    env = {**base, "MQTT_USERNAME": "collector", "MQTT_PASSWORD": "pw of the house"}
+    log = (tmp_path / "broker.log").open("wb")
+    broker = subprocess.Popen(["/bin/sh", str(script)], env=env, stdout=log, stderr=log)
+    try:
+        watcher = None
+        for _ in range(100):  # until it listens
+            try:
+                watcher = Watcher(port, username="collector", password="pw of the house")
+                break
+            except (ConnectionRefusedError, AssertionError):
+                time.sleep(0.1)
+        assert watcher is not None, (tmp_path / "broker.log").read_text()
+        watcher.publish("energy/test", b"x", retain=True)
+        watcher.wait_for(lambda: watcher.snapshot().get("energy/test") == b"x", 10, "its own")
+        watcher.close()
+        with pytest.raises(AssertionError, match="could not connect"):
+            Watcher(port, username="collector", password="wrong")
+    finally:
+        broker.terminate()
+        broker.wait(10)
+        log.close()
+
+
+# evcc's signs: grid import positive, battery discharging positive
+EVCC_EXPECTED = {
+    "grid power": lambda s: s["grid_power_plus"] - s["grid_power_minus"],
+    "pv power": lambda s: s["inverter_power"],
+    "battery power": lambda s: s["bat_power_minus"] - s["bat_power_plus"],
+    "battery soc": lambda s: s["bat_fuel_charge"],
+}
+
+
+def evcc_recipe() -> dict[str, tuple[str, str]]:
+    """The README's evcc.yaml: '<meter> <power|soc>' -> (topic, jq expression)."""
+    from tests.harness import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("**evcc**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    found: dict[str, tuple[str, str]] = {}
+    meter = what = topic = ""
+    for line in block.splitlines():
+        text = line.strip()
+        if text.startswith("- name:"):
+            meter = text.split(":", 1)[1].strip()
+        elif text in ("power:", "soc:"):
+            what = text[:-1]
+        elif text.startswith("topic:"):
+            topic = text.split(":", 1)[1].strip()
+        elif text.startswith("jq:"):
+            found[f"{meter} {what}"] = (topic, text.split(":", 1)[1].strip())
+    return found
+
+
+def test_the_readmes_evcc_recipe_reads_the_published_state(
+    tmp_path: Path, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    import subprocess
+
+    from tests.servers import binary
+
+    recipe = evcc_recipe()
+    assert set(recipe) == set(EVCC_EXPECTED)
+    watcher = Watcher(broker.port)
+    collector = Collector(tmp_path / "c", senec_env(senec, broker))
+    topics = {topic for topic, _ in recipe.values()}
+    watcher.wait_for(lambda: topics <= set(watcher.snapshot()), 30, "the recipe's topics")
+    assert collector.stop() == 0
+    for name, (topic, expression) in recipe.items():
+        message = watcher.snapshot()[topic]
+        result = subprocess.run(
+            [binary("jq", "jq"), expression], input=message, capture_output=True, check=True
+        )
+        assert float(result.stdout) == EVCC_EXPECTED[name](json.loads(message)), name
+    watcher.close()

@@ -108,7 +108,7 @@ def test_compose_file_validates_with_the_example_environment(tmp_path: Path) -> 
     assert "- 0.0.0.0:8086:8086/tcp" in opened
     assert "- collector-data:/data" in config or "source: collector-data" in config
     services = services_of(config)
-    assert set(services) == {"collector", "grafana", "influxdb", *DEMO}
+    assert set(services) == {"collector", "grafana", "influxdb", "mosquitto", *DEMO}
     assert "restart: unless-stopped" in services["collector"]
     assert "max-size: 10m" in services["collector"]
 
@@ -161,6 +161,42 @@ def test_the_demo_profile_is_on_in_the_example_and_serves_what_the_demo_reads(
     assert "--to collector" in listening["meter-sim"]  # unicast to the collector's port 9522
 
 
+def test_the_mqtt_profile_runs_the_broker_the_collector_publishes_to(tmp_path: Path) -> None:
+    """COMPOSE_PROFILES=demo,mqtt and the MQTT lines of .env.example as it says: a broker with
+    the password of .env, whose port is open to the network, and the collector publishing to
+    it (its configuration loads with that environment)."""
+    example = (ROOT / ".env.example").read_text()
+    env = (
+        example.replace("\nCOMPOSE_PROFILES=demo\n", "\nCOMPOSE_PROFILES=demo,mqtt\n")
+        .replace("\nMQTT_URL=\n", "\nMQTT_URL=mqtt://mosquitto:1883\n")
+        .replace("# MQTT_USERNAME=collector", "MQTT_USERNAME=collector")
+        .replace("# MQTT_PASSWORD=change-me-for-mqtt", "MQTT_PASSWORD=pw-of-the-house")
+    )
+    assert env.count("MQTT_") > example.count("\n# MQTT_")
+    config = compose_config(tmp_path, env)
+    broker = services_of(config)["mosquitto"]
+    assert "profiles:\n    - mqtt" in broker
+    assert "image: eclipse-mosquitto:2.0.20" in broker
+    assert "MQTT_PASSWORD: pw-of-the-house" in broker
+    assert "MQTT_USERNAME: collector" in broker
+    assert "0.0.0.0:1883:1883" in broker
+    assert "/setup/start.sh" in broker
+    environment = collector_environment(config)
+    assert environment["MQTT_URL"] == "mqtt://mosquitto:1883"
+    from collector.config import load_config
+
+    settings = {k: v for k, v in environment.items() if not k.startswith("INFLUX_URL")}
+    settings["COLLECTOR_CONFIG"] = str(ROOT / "deploy/demo/collector.toml")
+    loaded = load_config(environ=settings, cwd=tmp_path)
+    assert loaded.mqtt is not None
+    assert (loaded.mqtt.host, loaded.mqtt.port, loaded.mqtt.username) == (
+        "mosquitto",
+        1883,
+        "collector",
+    )
+    assert loaded.influx is not None  # the compose stack writes to its InfluxDB as well
+
+
 def test_without_the_demo_lines_the_collector_reads_the_devices_of_env(tmp_path: Path) -> None:
     """The README's switch to real devices: delete the two demo lines, set an address."""
     lines = [
@@ -202,7 +238,8 @@ def test_the_stack_pulls_pinned_images() -> None:
     assert sorted(pulled) == sorted(set(pulled))
     assert any(re.fullmatch(r"influxdb:2\.7\.\d+", image) for image in pulled), pulled
     assert any(re.fullmatch(r"grafana/grafana-oss:11\.\d+\.\d+", image) for image in pulled)
-    assert len(pulled) == 2
+    assert any(re.fullmatch(r"eclipse-mosquitto:2\.0\.\d+", image) for image in pulled)
+    assert len(pulled) == 3
     assert "FROM python:3.12-slim AS build" in (ROOT / "Dockerfile").read_text()
     readme = (ROOT / "README.md").read_text()
     for image in pulled:
