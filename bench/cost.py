@@ -31,11 +31,15 @@ def measure(
     workdir: Path,
     warmup: float,
     seconds: float,
+    extra: dict[str, dict[str, object]] | None = None,
+    stopped: list[dict[str, object]] | None = None,
 ) -> tuple[int, float, float]:
-    """(readings, CPU seconds, RSS MB) of one daemon over the measured window."""
+    """(readings, CPU seconds, RSS MB) of one daemon over the measured window. `extra`: more
+    tables of its configuration; `stopped` gets its last log line."""
     tables: dict[str, dict[str, object]] = {
         "influx": {"url": victoria.url, "org": "-", "bucket": "solar"},
         "log": {"level": "info"},
+        **(extra or {}),
     }
     config = workdir / "collector.toml"
     workdir.mkdir(parents=True)
@@ -53,6 +57,8 @@ def measure(
         code = collector.stop(timeout=60)
     if code != 0:
         raise SystemExit(f"the daemon exited with {code}: see {collector.log_path}")
+    if stopped is not None:
+        stopped.extend(collector.named("stopped"))
     return count, cpu_after - cpu_before, rss
 
 

@@ -166,6 +166,9 @@ def build_instances(config: Config) -> list[Running]:
     return running
 
 
+MQTT_MEMORY = "mqtt-instances.json"  # in DATA_DIR: the instances announced to Home Assistant
+
+
 def live_view(config: Config, instances: list[Running]) -> LivePublisher | None:
     """The MQTT publisher for these instances, when MQTT_URL is set (aiomqtt is imported
     only then)."""
@@ -177,7 +180,7 @@ def live_view(config: Config, instances: list[Running]) -> LivePublisher | None:
         Member(item.instance.name, item.kind, item.instance.status, item.instance.interval)
         for item in instances
     ]
-    return LivePublisher(config.mqtt, members)
+    return LivePublisher(config.mqtt, members, config.runtime.data_dir / MQTT_MEMORY)
 
 
 def _offered(live: LivePublisher, item: Running, submit: Emit) -> Emit:

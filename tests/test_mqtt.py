@@ -11,6 +11,7 @@ mosquitto broker, and a client subscribed to everything as Home Assistant would 
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -239,6 +240,47 @@ def test_a_broker_away_is_said_once_polls_go_on_and_the_state_comes_back(
     watcher.close()
 
 
+def test_a_frozen_broker_delays_no_poll_and_no_write(
+    tmp_path: Path, victoria: VictoriaMetrics, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    """SIGSTOP: the broker's port still takes connections, but nothing answers (a broker that
+    hangs, or one far too slow). Polls stay on their 1 s schedule and InfluxDB gets them."""
+    import signal
+    from datetime import datetime
+
+    measurement = unique("SENEC")
+    influx = {
+        "INFLUX_URL": victoria.url,
+        "INFLUX_ORG": "-",
+        "INFLUX_BUCKET": "solar",
+        "INFLUX_MEASUREMENT": measurement,
+        "INFLUX_FLUSH_INTERVAL": "0",
+    }
+    watcher = Watcher(broker.port)
+    collector = Collector(tmp_path / "c", senec_env(senec, broker, **influx))
+    topic = f"{PREFIX}/senec/state"
+    watcher.wait_for(lambda: topic in watcher.snapshot(), 30, "the first state")
+    watcher.close()
+    assert broker.process is not None
+    broker.process.send_signal(signal.SIGSTOP)
+    try:
+        frozen = len(collector.named("reading"))
+        collector.wait_for(
+            lambda: len(collector.named("reading")) >= frozen + 6, 30, "6 readings while frozen"
+        )
+    finally:
+        broker.process.send_signal(signal.SIGCONT)
+    assert collector.stop() == 0
+    stamps = [
+        datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+        for event in collector.named("reading")[frozen - 1 : frozen + 6]
+    ]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(stamps)]
+    # polled every second; a poll that waited for the broker would wait its 10 s timeout
+    assert max(gaps) < 5, gaps
+    assert len(victoria.series(measurement)["house_power"]) == len(reading_seconds(collector))
+
+
 def test_the_last_will_says_offline_when_the_collector_is_killed(
     tmp_path: Path, broker: Mosquitto, senec: SenecSimulator
 ) -> None:
@@ -293,6 +335,8 @@ def test_home_assistant_coming_back_gets_the_discovery_again(
 def test_an_instance_removed_from_the_file_leaves_no_entity_behind(
     tmp_path: Path, broker: Mosquitto, senec: SenecSimulator
 ) -> None:
+    """...but only what this collector announced (DATA_DIR remembers it): another collector on
+    the same broker and prefix, which never had that instance, leaves its entities alone."""
     inverter = SmaSimulator([SmaInverter(3010538301, seed=4)]).start()
     try:
         sources: list[dict[str, object]] = [
@@ -306,7 +350,7 @@ def test_an_instance_removed_from_the_file_leaves_no_entity_behind(
         config.write_text(toml_file(sources, {"mqtt": mqtt}), encoding="utf-8")
         watcher = Watcher(broker.port)
         env = {"COLLECTOR_CONFIG": str(config), "INFLUX_FLUSH_INTERVAL": ""}
-        first = Collector(tmp_path / "first", env)
+        first = Collector(tmp_path / "c", env)
         battery = f"homeassistant/sensor/{PREFIX}_battery/"
         roof = f"homeassistant/sensor/{PREFIX}_roof_3010538301/"
         watcher.wait_for(
@@ -314,11 +358,18 @@ def test_an_instance_removed_from_the_file_leaves_no_entity_behind(
         )
         assert first.stop() == 0
         roof_entities = watcher.under(roof)
+        battery_entities = watcher.under(battery)
         config.write_text(toml_file(sources[1:], {"mqtt": mqtt}), encoding="utf-8")
-        second = Collector(tmp_path / "second", env)
+
+        other = Collector(tmp_path / "another-house", env)  # its own DATA_DIR
+        other.wait_events("reading", 2)
+        assert other.stop() == 0
+        assert watcher.under(battery) == battery_entities  # not its to remove
+
+        second = Collector(tmp_path / "c", env)
         watcher.wait_for(
             lambda: (
-                not watcher.under("homeassistant/binary_sensor/energy_battery/")
+                not watcher.under(f"homeassistant/binary_sensor/{PREFIX}_battery/")
                 and not watcher.under(battery)
                 and f"{PREFIX}/battery/state" not in watcher.snapshot()
                 and f"{PREFIX}/battery/availability" not in watcher.snapshot()
@@ -328,12 +379,9 @@ def test_an_instance_removed_from_the_file_leaves_no_entity_behind(
         )
         second.wait_for(lambda: bool(second.named("reading")), 30, "a reading")
         assert set(roof_entities) <= set(watcher.under(roof))  # the roof's stay
-        assert (
-            len(
-                second.named("removing Home Assistant entities of an instance no longer configured")
-            )
-            == 1
-        )
+        removing = "removing Home Assistant entities of an instance no longer configured"
+        assert len(second.named(removing)) == 1
+        assert other.named(removing) == []
         assert second.stop() == 0
         watcher.close()
     finally:

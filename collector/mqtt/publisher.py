@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiomqtt
 from tenacity import (
@@ -52,6 +53,7 @@ from collector.reading import Reading
 from collector.sources import InstanceStatus, SourceKind
 
 MAX_BACKOFF = 30.0
+LOST_PAUSE = 1.0  # seconds between a lost connection and the next try
 REFRESH_EVERY = 5.0  # seconds between two looks at the instances' availability
 TIMEOUT = 10.0  # seconds the broker may take to acknowledge a connection or a message
 
@@ -92,18 +94,29 @@ class _Topics:
         self.due[topic] = None
         return True
 
-    def all_due(self, keep: Callable[[str], bool] = lambda _: True) -> None:
-        for topic in self.latest:
-            if keep(topic):
-                self.due[topic] = None
+    def all_due(self) -> None:
+        self.due.update(dict.fromkeys(self.latest))
 
 
 class LivePublisher:
-    def __init__(self, settings: MqttSettings, members: list[Member]) -> None:
+    """`memory`: a file (in DATA_DIR) that keeps the instances this collector has announced, so
+    that it removes the entities of those among them no longer configured, and never those of
+    another collector on the same broker and prefix."""
+
+    def __init__(
+        self, settings: MqttSettings, members: list[Member], memory: Path | None = None
+    ) -> None:
         self.settings = settings
         self.prefix = settings.topic
         self.members = members
         self.published = 0  # messages the broker acknowledged
+        self._by_name: dict[str, list[Member]] = {}
+        for member in members:
+            self._by_name.setdefault(member.name, []).append(member)
+            # a reading collected, a failed poll: the instance's availability may change
+            member.status.listeners.append(functools.partial(self._refresh_one, member.name))
+        self._memory = memory
+        self._remembered = _recall(memory)  # instances announced before (theirs are ours)
         self._topics = _Topics()
         self._nodes: dict[Node, Device] = {}
         self._announced: dict[Node, set[str]] = {}  # the fields each node has an entity of
@@ -114,8 +127,6 @@ class LivePublisher:
         self._down_since: float | None = None
         self._connected_once = False
         self._removed: set[str] = set()  # instances whose ghosts were found (said once each)
-        for member in members:  # a reading collected, a failed poll: availability may change
-            member.status.listeners.append(self.refresh)
 
     def banner(self) -> dict[str, object]:
         """Where it publishes, for the start banner (no secrets)."""
@@ -144,14 +155,16 @@ class LivePublisher:
             self._wake.set()
 
     def refresh(self) -> None:
-        """Each instance's availability as it is now (online when any of its devices answers)."""
+        """Each instance's availability as it is now."""
+        for name in self._by_name:
+            self._refresh_one(name)
+
+    def _refresh_one(self, name: str) -> None:
+        """An instance's availability: online when any of its devices answers."""
         now = time.time()
-        online: dict[str, bool] = {}
-        for member in self.members:
-            online[member.name] = online.get(member.name, False) or answers(member, now)
-        for name, up in online.items():
-            if self._topics.set(availability_topic(self.prefix, name), ONLINE if up else OFFLINE):
-                self._wake.set()
+        up = any(answers(member, now) for member in self._by_name[name])
+        if self._topics.set(availability_topic(self.prefix, name), ONLINE if up else OFFLINE):
+            self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -161,6 +174,7 @@ class LivePublisher:
         """Discovery for the fields of this reading that the node has not announced yet (all
         of them again when the device's firmware version changed)."""
         device = device_of(kind, node, reading)
+        self._remember(level(node.instance))
         announced = self._announced.setdefault(node, set())
         if self._nodes.get(node) != device:
             self._nodes[node] = device
@@ -214,6 +228,9 @@ class LivePublisher:
                 async for attempt in retrying:
                     with attempt:
                         await self._session(self.client())
+            # A connection lost: again at once, but not in a loop with a broker that drops
+            # every connection (another client with the same MQTT_CLIENT_ID takes it over).
+            await self._pause(LOST_PAUSE)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -274,10 +291,10 @@ class LivePublisher:
             listening = asyncio.create_task(self._listen(client), name="mqtt-listen")
         try:
             while not self._stop.is_set():
+                self._wake.clear()  # before: what comes while publishing wakes the wait below
                 await self._publish_due(client)
                 if listening is not None and listening.done():
                     listening.result()  # the connection is gone: MqttError
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=REFRESH_EVERY)
                 self.refresh()
@@ -310,7 +327,8 @@ class LivePublisher:
         prefix = self.settings.discovery_prefix
         async for message in client.messages:
             topic = str(message.topic)
-            payload = message.payload if isinstance(message.payload, bytes) else b""
+            raw = message.payload
+            payload = bytes(raw) if isinstance(raw, bytes | bytearray) else b""
             if topic == f"{prefix}/status":
                 if payload.strip().lower() == ONLINE:
                     self._log.info("Home Assistant online: discovery published again")
@@ -321,8 +339,8 @@ class LivePublisher:
 
     def _forget_if_removed(self, topic: str, payload: bytes) -> None:
         instance = instance_of_config(payload, self.prefix)
-        if instance is None or instance in self._configured:
-            return
+        if instance is None or instance in self._configured or instance not in self._remembered:
+            return  # not ours, or still configured
         if instance not in self._removed:
             self._removed.add(instance)
             self._log.info(
@@ -336,6 +354,31 @@ class LivePublisher:
         if isinstance(state, str):
             topics.clear[state] = None
         self._wake.set()
+
+    def _remember(self, instance: str) -> None:
+        if instance in self._remembered or self._memory is None:
+            return
+        self._remembered.add(instance)
+        try:
+            self._memory.write_text(json.dumps(sorted(self._remembered)) + "\n")
+        except OSError as exc:
+            self._log.warning(
+                "cannot keep the announced instances",
+                path=str(self._memory),
+                error=str(exc),
+                note="an instance removed from the configuration may leave its entities",
+            )
+
+
+def _recall(memory: Path | None) -> set[str]:
+    """The instances a file of `_remember` names (none when it is missing or unreadable)."""
+    if memory is None:
+        return set()
+    try:
+        names = json.loads(memory.read_text())
+    except (OSError, ValueError):
+        return set()
+    return {name for name in names if isinstance(name, str)} if isinstance(names, list) else set()
 
 
 def _explain(error: BaseException | None) -> str:
