@@ -53,6 +53,13 @@ class Server:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def ready(self) -> bool:
+        """It answers (its health path, for an HTTP server)."""
+        try:
+            return httpx.get(self.url + self.health_path, timeout=1).status_code < 300
+        except httpx.HTTPError:
+            return False
+
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
@@ -61,11 +68,8 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + self.health_path, timeout=1).status_code < 300:
-                    return
-            except httpx.HTTPError:
-                pass
+            if self.ready():
+                return
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start: {self.log_path.read_text()[-2000:]}")
 
@@ -198,10 +202,12 @@ class VictoriaMetrics(Server):
         return result
 
 
-class Mosquitto:
+class Mosquitto(Server):
     """Debian's mosquitto broker on 127.0.0.1: anonymous, or with a password file (`users`), or
     over TLS (`tls`: a trustme CA's certificate for 127.0.0.1 and localhost). No persistence:
     a restarted broker has lost its retained messages, as one whose disk was wiped would."""
+
+    name = "mosquitto"
 
     def __init__(
         self,
@@ -210,19 +216,16 @@ class Mosquitto:
         users: dict[str, str] | None = None,
         tls: Any = None,  # a trustme.CA
     ) -> None:
-        self.directory = directory
-        self.port = free_port()
+        super().__init__(directory)
         self.users = users
         self.tls = tls
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = directory / "mosquitto.log"
         self.ca_path = directory / "mqtt-ca.pem"
 
     @property
     def url(self) -> str:
         return f"{'mqtts' if self.tls is not None else 'mqtt'}://127.0.0.1:{self.port}"
 
-    def _config(self) -> Path:
+    def command(self) -> list[str]:
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stdout"]
         if os.getuid() == 0:  # started as root it would become `mosquitto`, who cannot read here
             lines.append("user root")
@@ -244,32 +247,10 @@ class Mosquitto:
             cert.cert_chain_pems[0].write_to_path(str(chain_path))
             self.tls.cert_pem.write_to_path(str(self.ca_path))
             lines += [f"certfile {chain_path}", f"keyfile {key_path}", f"cafile {self.ca_path}"]
-        path = self.directory / "mosquitto.conf"
-        path.write_text("\n".join(lines) + "\n")
-        return path
+        config = self.directory / "mosquitto.conf"
+        config.write_text("\n".join(lines) + "\n")
+        return [binary("mosquitto", "mosquitto"), "-c", str(config)]
 
-    def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        config = self._config()
-        log = self.log_path.open("ab")
-        command = [binary("mosquitto", "mosquitto"), "-c", str(config)]
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()[-2000:]}")
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+    def ready(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0

@@ -200,14 +200,11 @@ def senec_env(simulator: SenecSimulator, broker: Mosquitto, **more: str) -> dict
     }
 
 
-def state_time(watcher: Watcher, topic: str) -> int:
-    state = watcher.snapshot().get(topic)
-    return _seconds(json.loads(state)["time"]) if state else 0
-
-
-def test_a_broker_away_is_said_once_polls_go_on_and_the_state_comes_back(
+def publishing_senec(
     tmp_path: Path, victoria: VictoriaMetrics, broker: Mosquitto, senec: SenecSimulator
-) -> None:
+) -> tuple[str, Collector, Watcher]:
+    """A daemon reading the SENEC into VictoriaMetrics (a measurement of its own) and onto the
+    broker, once its first state is there; and the watcher that saw it."""
     measurement = unique("SENEC")
     influx = {
         "INFLUX_URL": victoria.url,
@@ -220,6 +217,19 @@ def test_a_broker_away_is_said_once_polls_go_on_and_the_state_comes_back(
     collector = Collector(tmp_path / "c", senec_env(senec, broker, **influx))
     topic = f"{PREFIX}/senec/state"
     watcher.wait_for(lambda: topic in watcher.snapshot(), 30, "the first state")
+    return measurement, collector, watcher
+
+
+def state_time(watcher: Watcher, topic: str) -> int:
+    state = watcher.snapshot().get(topic)
+    return _seconds(json.loads(state)["time"]) if state else 0
+
+
+def test_a_broker_away_is_said_once_polls_go_on_and_the_state_comes_back(
+    tmp_path: Path, victoria: VictoriaMetrics, broker: Mosquitto, senec: SenecSimulator
+) -> None:
+    measurement, collector, watcher = publishing_senec(tmp_path, victoria, broker, senec)
+    topic = f"{PREFIX}/senec/state"
     broker.stop()
     collector.wait_events("MQTT broker away")
     readings = len(collector.named("reading"))
@@ -248,18 +258,7 @@ def test_a_frozen_broker_delays_no_poll_and_no_write(
     import signal
     from datetime import datetime
 
-    measurement = unique("SENEC")
-    influx = {
-        "INFLUX_URL": victoria.url,
-        "INFLUX_ORG": "-",
-        "INFLUX_BUCKET": "solar",
-        "INFLUX_MEASUREMENT": measurement,
-        "INFLUX_FLUSH_INTERVAL": "0",
-    }
-    watcher = Watcher(broker.port)
-    collector = Collector(tmp_path / "c", senec_env(senec, broker, **influx))
-    topic = f"{PREFIX}/senec/state"
-    watcher.wait_for(lambda: topic in watcher.snapshot(), 30, "the first state")
+    measurement, collector, watcher = publishing_senec(tmp_path, victoria, broker, senec)
     watcher.close()
     assert broker.process is not None
     broker.process.send_signal(signal.SIGSTOP)
