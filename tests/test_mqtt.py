@@ -254,7 +254,8 @@ def test_a_frozen_broker_delays_no_poll_and_no_write(
     tmp_path: Path, victoria: VictoriaMetrics, broker: Mosquitto, senec: SenecSimulator
 ) -> None:
     """SIGSTOP: the broker's port still takes connections, but nothing answers (a broker that
-    hangs, or one far too slow). Polls stay on their 1 s schedule and InfluxDB gets them."""
+    hangs, or one far too slow). Polls stay on their 1 s schedule and InfluxDB gets them; the
+    broker is called away once nothing was acknowledged for 10 s, and back after SIGCONT."""
     import signal
     from datetime import datetime
 
@@ -264,12 +265,14 @@ def test_a_frozen_broker_delays_no_poll_and_no_write(
     broker.process.send_signal(signal.SIGSTOP)
     try:
         frozen = len(collector.named("reading"))
-        collector.wait_for(
-            lambda: len(collector.named("reading")) >= frozen + 6, 30, "6 readings while frozen"
-        )
+        collector.wait_events("MQTT broker away", timeout=40)
+        assert len(collector.named("reading")) >= frozen + 6
     finally:
         broker.process.send_signal(signal.SIGCONT)
+    collector.wait_events("MQTT broker back", timeout=60)
     assert collector.stop() == 0
+    (away,) = collector.named("MQTT broker away")
+    assert "acknowledged no message within 10 s" in away["error"], away
     stamps = [
         datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
         for event in collector.named("reading")[frozen - 1 : frozen + 6]
