@@ -39,7 +39,7 @@ from tenacity import (
 
 from collector.health import STALE_INTERVALS, STALE_MINIMUM
 from collector.logging import get_logger
-from collector.mqtt.discovery import Device, device_of, entities, instance_of_config, node_of
+from collector.mqtt.discovery import device_of, entities, instance_of_config
 from collector.mqtt.settings import MqttSettings
 from collector.mqtt.topics import (
     OFFLINE,
@@ -99,6 +99,20 @@ class _Topics:
         self.due.update(dict.fromkeys(self.latest))
 
 
+_UNSEEN = object()  # a node's firmware version before its first reading
+
+
+@dataclass
+class _Known:
+    """A node as published so far: its state topic, the firmware version and the fields its
+    discovery announced."""
+
+    node: Node
+    state_topic: str
+    version: object = _UNSEEN
+    fields: set[str] = field(default_factory=set)
+
+
 class LivePublisher:
     """`memory`: a file (in DATA_DIR) that keeps the instances this collector has announced, so
     that it removes the entities of those among them no longer configured, and never those of
@@ -119,8 +133,7 @@ class LivePublisher:
         self._memory = memory
         self._remembered = _recall(memory)  # instances announced before (theirs are ours)
         self._topics = _Topics()
-        self._nodes: dict[Node, Device] = {}
-        self._announced: dict[Node, set[str]] = {}  # the fields each node has an entity of
+        self._known: dict[tuple[str, str | None], _Known] = {}  # by instance and series
         self._configured = {level(member.name) for member in members}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -147,12 +160,19 @@ class LivePublisher:
     # --- what the daemon calls: never waits ------------------------------------------------
 
     def offer(self, member: Member, reading: Reading) -> None:
-        """A reading of `member` as it goes to the queue: its state, and on a node's first
-        reading (or a new firmware version) its discovery."""
-        node = node_of(member.name, member.kind, reading)
+        """A reading of `member` as it goes to the queue: its state, and the discovery of the
+        fields its node has not announced yet (all again after a new firmware version)."""
+        kind = member.kind
+        series = reading.tags.get(kind.series_tag) if kind.series_tag else None
+        known = self._known.get((member.name, series))
+        if known is None:
+            node = Node(member.name, series)
+            known = self._known[(member.name, series)] = _Known(node, node.state_topic(self.prefix))
         if self.settings.discovery:
-            self._announce(node, member.kind, reading)
-        if self._topics.set(node.state_topic(self.prefix), state_message(reading)):
+            version = reading.fields.get(kind.version_field) if kind.version_field else None
+            if version != known.version or not known.fields.issuperset(reading.fields):
+                self._announce(known, kind, reading, version)
+        if self._topics.set(known.state_topic, state_message(reading)):
             self._wake.set()
 
     def refresh(self) -> None:
@@ -171,25 +191,18 @@ class LivePublisher:
         self._stop.set()
         self._wake.set()
 
-    def _announce(self, node: Node, kind: SourceKind, reading: Reading) -> None:
-        """Discovery for the fields of this reading that the node has not announced yet (all
-        of them again when the device's firmware version changed)."""
-        device = device_of(kind, node, reading)
+    def _announce(self, known: _Known, kind: SourceKind, reading: Reading, version: object) -> None:
+        node = known.node
         self._remember(level(node.instance))
-        announced = self._announced.setdefault(node, set())
-        if self._nodes.get(node) != device:
-            self._nodes[node] = device
-            announced.clear()
-        new = [name for name in reading.fields if name not in announced]
-        if not new:
-            return
-        announced.update(new)
+        known.version = version
+        known.fields.update(reading.fields)
+        device = device_of(kind, node, reading)
         settings = self.settings
-        specs = {name: kind.fields[name] for name in sorted(announced) if name in kind.fields}
+        specs = {name: kind.fields[name] for name in sorted(known.fields) if name in kind.fields}
         for topic, message in entities(
             settings.discovery_prefix, self.prefix, node, device, specs, settings.qos
         ):
-            self._topics.set(topic, message)
+            self._topics.set(topic, message)  # the ones announced already are unchanged
         self._wake.set()
 
     # --- the connection ---------------------------------------------------------------------
