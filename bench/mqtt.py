@@ -24,6 +24,7 @@ from typing import Any
 from bench import machine
 from bench.cost import measure
 from tests.house import House
+from tests.mqtt_watch import Watcher
 from tests.servers import Mosquitto, VictoriaMetrics
 
 
@@ -58,6 +59,7 @@ def main() -> int:
     print(f"{'daemon':<14} {'readings':>8} {'CPU s':>7} {'ms/reading':>10} {'msgs/reading':>12}")
     per: dict[bool, list[float]] = {False: [], True: []}
     ratios: list[float] = []
+    kinds: list[str] = []
     with tempfile.TemporaryDirectory(prefix="mqtt-") as scratch:
         base = Path(scratch)
         victoria = VictoriaMetrics(base / "victoria")
@@ -73,6 +75,7 @@ def main() -> int:
                             {"mqtt": {"url": broker.url}} if mqtt else {}
                         )
                         stopped: list[dict[str, Any]] = []
+                        watcher = Watcher(broker.port) if mqtt else None
                         count, cpu, _ = measure(
                             house,
                             None,
@@ -86,10 +89,13 @@ def main() -> int:
                         run += 1
                         per[mqtt].append(cpu / count)
                         messages = "-"
-                        if mqtt and stopped:
-                            ratio = float(stopped[-1]["published"]) / float(stopped[-1]["readings"])
+                        if watcher is not None and stopped:
+                            readings = float(stopped[-1]["readings"])
+                            ratio = float(stopped[-1]["published"]) / readings
                             ratios.append(ratio)
                             messages = f"{ratio:.2f}"
+                            kinds.append(_by_kind(watcher, readings))
+                            watcher.close()
                         label = "with MQTT" if mqtt else "without MQTT"
                         print(
                             f"{label:<14} {count:>8} {cpu:>7.2f} {1000 * cpu / count:>10.2f} "
@@ -103,11 +109,34 @@ def main() -> int:
             victoria.stop()
     added = statistics.mean(per[True]) - statistics.mean(per[False])
     print(f"\nMQTT adds {1000 * added:.2f} ms of CPU per reading (mean of {args.rounds} runs each)")
-    print(f"messages per reading: {statistics.mean(ratios):.2f}")
+    print(f"messages per reading: {statistics.mean(ratios):.2f}, the discovery included")
+    for line in kinds:
+        print(f"  {line}")
     print(f"peer: paho-mqtt alone, {1000 * peer:.3f} ms of CPU per retained QoS 1 message")
     if peer > 0:
         print(f"ours / peer, per reading: {added / peer:.1f}x")
     return 0
+
+
+def _by_kind(watcher: Watcher, readings: float) -> str:
+    """What a run published, by kind of topic, as the broker delivered it to a subscriber."""
+    counts = {"state": 0, "discovery": 0, "availability": 0, "status": 0}
+    for topic, _, retained in watcher.messages:
+        if retained:  # held from an earlier run, sent when the watcher subscribed
+            continue
+        if topic.startswith("homeassistant/"):
+            counts["discovery"] += 1
+        elif topic.endswith("/state"):
+            counts["state"] += 1
+        elif topic.endswith("/availability"):
+            counts["availability"] += 1
+        elif topic.endswith("/status"):
+            counts["status"] += 1
+    return (
+        f"{readings:.0f} readings: {counts['state']} states "
+        f"({counts['state'] / readings:.2f} per reading), {counts['discovery']} discovery "
+        f"messages (once), {counts['availability']} availability, {counts['status']} status"
+    )
 
 
 def _sample_fields() -> dict[str, object]:
