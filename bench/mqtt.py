@@ -56,7 +56,10 @@ def main() -> int:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"{args.seconds:g} s measured after {args.warmup:g} s, the house at 1 s\n")
-    print(f"{'daemon':<14} {'readings':>8} {'CPU s':>7} {'ms/reading':>10} {'msgs/reading':>12}")
+    print(
+        f"{'daemon':<14} {'readings':>8} {'CPU s':>7} {'ms/reading':>10} {'msgs/reading':>12} "
+        f"{'RSS MB':>7}"
+    )
     per: dict[bool, list[float]] = {False: [], True: []}
     ratios: list[float] = []
     kinds: list[str] = []
@@ -76,7 +79,7 @@ def main() -> int:
                         )
                         stopped: list[dict[str, Any]] = []
                         watcher = Watcher(broker.port) if mqtt else None
-                        count, cpu, _ = measure(
+                        count, cpu, rss = measure(
                             house,
                             None,
                             victoria,
@@ -99,7 +102,7 @@ def main() -> int:
                         label = "with MQTT" if mqtt else "without MQTT"
                         print(
                             f"{label:<14} {count:>8} {cpu:>7.2f} {1000 * cpu / count:>10.2f} "
-                            f"{messages:>12}",
+                            f"{messages:>12} {rss:>7.1f}",
                             flush=True,
                         )
             state = json.dumps({"time": "2026-12-07T10:00:00Z", **_sample_fields()}).encode()
