@@ -2,7 +2,8 @@
 
 `python -m bench.memory` starts a fresh interpreter per step and imports, one after another,
 what the daemon imports (the standard library's asyncio and sqlite3, then each dependency, then
-the collector's core and its kinds), printing the RSS after each step and what the step added.
+the collector's core and its kinds, and the MQTT publisher that MQTT_URL adds), printing the
+RSS after each step and what the step added.
 The last step imports influxdb-client, which the daemon used until 2026-12 (for the v2 write
 and the line protocol), to show what leaving it out saved. A running daemon's RSS is in
 bench/soak and bench/cost; the difference is its data: buffers, the queue's connection, the
@@ -29,6 +30,8 @@ STEPS = [
         "the seven kinds",
         "from collector.sources import load_kinds; load_kinds()",
     ),
+    # imported only when MQTT_URL is set
+    ("the live view on MQTT (aiomqtt, paho-mqtt)", "import collector.mqtt.publisher"),
     # not the daemon's any more: what it cost when the v2 sink and the line protocol used it
     ("influxdb-client (gone from the daemon)", "import influxdb_client"),
 ]
