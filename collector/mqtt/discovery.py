@@ -79,8 +79,8 @@ def entity_config(
     config: dict[str, object] = {
         "name": entity_name(spec),
         "unique_id": unique,
+        # the entity id (Home Assistant 2025.10 on; the object_id before it ends with 2026.4)
         "default_entity_id": f"{component}.{unique}",
-        "object_id": unique,  # Home Assistant before 2025.10
         "state_topic": node.state_topic(prefix),
         "availability": [
             {"topic": status_topic(prefix)},
