@@ -126,8 +126,10 @@ class LivePublisher:
         self.members = members
         self.published = 0  # messages the broker acknowledged
         self._by_name: dict[str, list[Member]] = {}
+        self._availability: dict[str, str] = {}  # each instance's availability topic
         for member in members:
             self._by_name.setdefault(member.name, []).append(member)
+            self._availability[member.name] = availability_topic(self.prefix, member.name)
             # a reading collected, a failed poll: the instance's availability may change
             member.status.listeners.append(functools.partial(self._refresh_one, member.name))
         self._memory = memory
@@ -184,7 +186,7 @@ class LivePublisher:
         """An instance's availability: online when any of its devices answers."""
         now = time.time()
         up = any(answers(member, now) for member in self._by_name[name])
-        if self._topics.set(availability_topic(self.prefix, name), ONLINE if up else OFFLINE):
+        if self._topics.set(self._availability[name], ONLINE if up else OFFLINE):
             self._wake.set()
 
     def stop(self) -> None:
@@ -309,9 +311,11 @@ class LivePublisher:
                 await self._publish_due(client)
                 if listening is not None and listening.done():
                     listening.result()  # the connection is gone: MqttError
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=REFRESH_EVERY)
-                self.refresh()
+                try:  # a timeout context, not wait_for: no task for each wait
+                    async with asyncio.timeout(REFRESH_EVERY):
+                        await self._wake.wait()
+                except TimeoutError:
+                    self.refresh()  # a device that fell silent: its status did not change
             await self._publish_due(client)
             await client.publish(status_topic(self.prefix), OFFLINE, qos, retain=True)
         finally:
