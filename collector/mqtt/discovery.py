@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from collector import __version__
@@ -139,6 +140,14 @@ def entities(
     ]
 
 
+def discovery_messages(
+    settings: MqttSettings, node: Node, device: Device, kind: SourceKind, names: Iterable[str]
+) -> list[tuple[str, bytes]]:
+    """(topic, message) of the entities of these fields of a node, those the kind knows."""
+    specs = {name: kind.fields[name] for name in names if name in kind.fields}
+    return entities(settings.discovery_prefix, settings.topic, node, device, specs, settings.qos)
+
+
 def instance_of_config(message: bytes, prefix: str) -> str | None:
     """The instance a retained discovery message of ours names in its state topic (None: it
     is not ours, or not readable). Used to remove the entities of instances no longer
@@ -164,9 +173,6 @@ def messages_of(
     node = node_of(name, kind, reading)
     messages = [(node.state_topic(settings.topic), state_message(reading))]
     if settings.discovery:
-        specs = {field: kind.fields[field] for field in reading.fields if field in kind.fields}
         device = device_of(kind, node, reading)
-        messages += entities(
-            settings.discovery_prefix, settings.topic, node, device, specs, settings.qos
-        )
+        messages += discovery_messages(settings, node, device, kind, reading.fields)
     return messages

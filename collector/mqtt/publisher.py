@@ -39,7 +39,7 @@ from tenacity import (
 
 from collector.health import STALE_INTERVALS, STALE_MINIMUM
 from collector.logging import get_logger
-from collector.mqtt.discovery import device_of, entities, instance_of_config
+from collector.mqtt.discovery import device_of, discovery_messages, instance_of_config
 from collector.mqtt.settings import MqttSettings
 from collector.mqtt.topics import (
     OFFLINE,
@@ -199,10 +199,8 @@ class LivePublisher:
         known.version = version
         known.fields.update(reading.fields)
         device = device_of(kind, node, reading)
-        settings = self.settings
-        specs = {name: kind.fields[name] for name in sorted(known.fields) if name in kind.fields}
-        for topic, message in entities(
-            settings.discovery_prefix, self.prefix, node, device, specs, settings.qos
+        for topic, message in discovery_messages(
+            self.settings, node, device, kind, sorted(known.fields)
         ):
             self._topics.set(topic, message)  # the ones announced already are unchanged
         self._wake.set()
@@ -379,7 +377,7 @@ class LivePublisher:
             )
         topics = self._topics
         topics.clear[topic] = None
-        topics.clear[f"{self.prefix}/{instance}/availability"] = None
+        topics.clear[availability_topic(self.prefix, instance)] = None
         state = json.loads(payload).get("state_topic")  # readable: instance_of_config read it
         if isinstance(state, str):
             topics.clear[state] = None
