@@ -10,13 +10,14 @@ import functools
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from signal import SIGINT, SIGTERM
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from collector import __version__
+from collector.backfill import MARKS_FILE, Filler, LogMarks, device_log_of, watched
 from collector.clock import WallClockSteps
 from collector.config import Config, RuntimeSettings
 from collector.health import BacklogTrend, QueueHealth, SourceHealth, write_health
@@ -217,7 +218,12 @@ async def run_daemon(config: Config) -> int:
     if live is not None:
         log.info("publishing to", **live.banner())
     for item in instances:
-        log.info("reading from", **item.banner())
+        context = item.banner()
+        found = device_log_of(item.instance)
+        if found is not None and sink is not None:
+            days = runtime.backfill_days
+            context["backfill"] = f"{found[0].describe_log()}, {days:g} days" if days else "off"
+        log.info("reading from", **context)
     for warning in config.warnings:
         log.warning("configuration", note=warning)
 
@@ -240,10 +246,17 @@ async def run_daemon(config: Config) -> int:
     writer_task = None if writer is None else asyncio.create_task(writer.run(), name="writer")
     live_task = None if live is None else asyncio.create_task(live.run(), name="mqtt")
     submit: Emit = _collected_at_once if queue is None else queue.submit
+    marks = _log_marks(runtime) if queue is not None else None
     tasks = []
     for item in instances:
         item.instance.status.listeners.append(on_change)
         emit = submit if live is None else _offered(live, item, submit)
+        filler = None if marks is None else _filler(item, marks, runtime)
+        if filler is not None:
+            emit = watched(filler, emit)
+            # the log's readings go to the queue only, never to the live view
+            fill = filler.run(item.emitter(submit), stop)
+            tasks.append(asyncio.create_task(_bound(item, fill), name=f"{item.label} backfill"))
         task = asyncio.create_task(_run_bound(item, item.emitter(emit), stop), name=item.label)
         task.add_done_callback(functools.partial(_ended, item=item, wake=wake))
         tasks.append(task)
@@ -342,6 +355,9 @@ async def run_daemon(config: Config) -> int:
                 reason="they were held in memory because the queue could not be written",
                 error=queue.state.error,
             )
+    if marks is not None and marks.dirty:  # the readings stored during the shutdown
+        with contextlib.suppress(OSError):  # said by the filler, when it could not write it
+            marks.save()
     heartbeat(exited=True)
     unchanged = sum(item.instance.status.unchanged for item in instances)
     outputs: dict[str, Any] = {}
@@ -418,11 +434,45 @@ def _ignore(on_disk: bool) -> None:
 
 async def _run_bound(item: Running, emit: Emit, stop: asyncio.Event) -> None:
     """Run an instance with its name bound to every log line of its task."""
+    await _bound(item, item.instance.run(emit, stop))
+
+
+async def _bound(item: Running, work: Coroutine[Any, Any, None]) -> None:
+    """Run an instance's work with its name bound to every log line of its task."""
     context = {"source": item.instance.name}
     if item.instance.device:
         context["device"] = item.instance.device
     structlog.contextvars.bind_contextvars(**context)  # this task's own copy of the context
-    await item.instance.run(emit, stop)
+    await work
+
+
+def _log_marks(runtime: RuntimeSettings) -> LogMarks | None:
+    """The series' marks for backfill (None when BACKFILL_DAYS is 0); a file that cannot be
+    read is said, and every series starts afresh."""
+    if runtime.backfill_days <= 0:
+        return None
+    marks = LogMarks.load(runtime.data_dir / MARKS_FILE)
+    if marks.error is not None:
+        get_logger().warning("backfill marks unreadable", error=marks.error)
+    return marks
+
+
+def _filler(item: Running, marks: LogMarks, runtime: RuntimeSettings) -> Filler | None:
+    """The backfill of an instance whose device keeps a log."""
+    found = device_log_of(item.instance)
+    if found is None:
+        return None
+    log, turn = found
+    return Filler(
+        item.instance.name,
+        log,
+        turn,
+        marks,
+        catalogue=item.kind.fields,
+        series_tag=item.kind.series_tag,
+        interval=item.instance.interval,
+        days=runtime.backfill_days,
+    )
 
 
 def _ended(task: asyncio.Task[None], item: Running, wake: asyncio.Event) -> None:

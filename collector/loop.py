@@ -25,6 +25,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from collector.backfill import DeviceLog, DeviceTurn
 from collector.clock import DeviceClock
 from collector.errors import ProtocolError, SourceError
 from collector.logging import get_logger
@@ -68,6 +69,9 @@ class PollLoop:
         context = {"source": name, "device": device} if device else {"source": name}
         self._log = get_logger(**context)
         self._device_clock = DeviceClock(self._log)
+        # A device with a log: backfill asks it between polls (collector.backfill)
+        self.device_log: DeviceLog | None = poller if isinstance(poller, DeviceLog) else None
+        self.turn = DeviceTurn()
 
     @property
     def interval(self) -> float:
@@ -103,6 +107,8 @@ class PollLoop:
 
     async def poll_once(self, emit: Emit) -> bool:
         """One poll; False when the device must not be polled again (a permanent error)."""
+        if self.device_log is not None:
+            await self.turn.poll_begins()  # a log request still running gives way
         began = time.monotonic()
         polled = datetime.now(UTC).replace(microsecond=0)
         try:
@@ -143,6 +149,7 @@ class PollLoop:
         return True
 
     def _timed(self, began: float) -> None:
+        self.turn.poll_ends()
         self.status.polls += 1
         self.status.poll_seconds += time.monotonic() - began
 

@@ -103,9 +103,14 @@ class Collector:
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "collector.log"
         # INFLUX_FLUSH_INTERVAL=0: each reading is written at once, so that tests need not
-        # wait for the default second (test_batching.py runs the default)
+        # wait for the default second (test_batching.py runs the default). BACKFILL_DAYS=0:
+        # a first start fills no week from the simulators' logs, so that the points in the
+        # database are the logged readings (test_backfill.py turns it on)
         full_env = clean_environment(
-            LOG_FORMAT="json", DATA_DIR=str(workdir / "data"), INFLUX_FLUSH_INTERVAL="0"
+            LOG_FORMAT="json",
+            DATA_DIR=str(workdir / "data"),
+            INFLUX_FLUSH_INTERVAL="0",
+            BACKFILL_DAYS="0",
         )
         full_env.update(env)
         self._log = self.log_path.open("wb")

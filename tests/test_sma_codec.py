@@ -332,3 +332,77 @@ def test_speedwire_battery_current_is_positive_while_charging_whatever_the_model
     fields = fields_from(battery)
     assert fields["bat_charge_current"] == expected
     assert (fields["bat_power_plus"], fields["bat_power_minus"]) == (2048, 0)
+
+
+# --- the yield logs (archive queries) ---------------------------------------------------------
+
+
+def test_a_yield_log_query_is_laid_out_as_the_reference_says() -> None:
+    """sma.md §2 and §4: the command at UDP offset 42, the time range after it (Unix seconds,
+    little-endian), control byte 0xE0 at offset 19 as SBFspot sends archive queries."""
+    me, device = Address(125, 900000001), Address(378, 3010538116)
+    start, end = 1796601600, 1796687999
+    data = frame.encode_inverter(
+        codec.archive_query(device, me, 0x0123, codec.CMD_YIELD_5MIN, start, end)
+    )
+    assert data[19] == 0xE0
+    assert data[42:46] == bytes.fromhex("00020070")
+    assert struct.unpack_from("<II", data, 46) == (start, end)
+    assert struct.unpack_from(">H", data, 12)[0] == 0x26  # as any query's: 38 bytes
+    assert len(data) == 20 + 0x26
+    decoded = codec.decode(data)
+    assert isinstance(decoded, InverterPacket)
+    assert decoded.register_range == (start, end)
+
+
+def test_a_yield_log_reply_gives_time_and_total_with_not_a_number_as_none() -> None:
+    """Twelve bytes a record: u32 time, u64 Wh, little-endian; all ones is "not a number"."""
+    body = struct.pack("<II", 0, 2) + b"".join(
+        [
+            struct.pack("<IQ", 1796601600, 10_123_456),
+            struct.pack("<IQ", 1796601900, 10_123_789),
+            struct.pack("<I", 1796602200) + b"\xff" * 8,
+        ]
+    )
+    reply = InverterPacket(
+        Address(125, 1), Address(378, 2), codec.CMD_YIELD_5MIN | 1, 0x8001, body, control=0xE0
+    )
+    again = codec.decode(frame.encode_inverter(reply))
+    assert isinstance(again, InverterPacket)
+    assert codec.yield_records(again) == [
+        codec.YieldRecord(1796601600, 10_123_456),
+        codec.YieldRecord(1796601900, 10_123_789),
+        codec.YieldRecord(1796602200, None),
+    ]
+
+
+def test_a_yield_log_reply_of_broken_records_is_a_speedwire_error() -> None:
+    body = struct.pack("<II", 0, 1) + struct.pack("<IQ", 1796601600, 1) + b"\x00" * 5
+    reply = InverterPacket(Address(125, 1), Address(378, 2), codec.CMD_YIELD_5MIN | 1, 1, body)
+    with pytest.raises(SpeedwireError, match="not whole 12-byte log records"):
+        codec.yield_records(reply)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.one_of(st.none(), st.integers(0, 2**64 - 2))),
+        max_size=100,
+    )
+)
+def test_yield_records_as_a_device_sends_them_decode_to_themselves(
+    items: list[tuple[int, int | None]],
+) -> None:
+    body = builders.encode_yield_records(items)
+    reply = InverterPacket(Address(125, 1), Address(378, 2), codec.CMD_YIELD_5MIN | 1, 1, body)
+    decoded = codec.decode(frame.encode_inverter(reply))
+    assert isinstance(decoded, InverterPacket)
+    assert [(r.time, r.wh) for r in codec.yield_records(decoded)] == items
+
+
+@given(st.binary(max_size=200))
+def test_any_yield_log_body_decodes_or_is_a_speedwire_error(body: bytes) -> None:
+    reply = InverterPacket(Address(125, 1), Address(378, 2), codec.CMD_YIELD_5MIN | 1, 1, body)
+    with contextlib.suppress(SpeedwireError):
+        for record in codec.yield_records(reply):
+            assert 0 <= record.time < 2**32
+            assert record.wh is None or 0 <= record.wh < 2**64 - 1

@@ -98,6 +98,8 @@ class RuntimeSettings(Settings):
     # the collector's own figures (collector.selfreport); an empty measurement writes none
     self_measurement: str = "collector"
     self_every: float = Field(60.0, ge=1, le=3600)
+    # how far back a gap is filled from a device's log (collector.backfill); 0: never
+    backfill_days: float = Field(7.0, ge=0, le=3660)
 
     _durations = field_validator("buffer_max_age", "health_backlog_growing", mode="before")(
         parse_duration

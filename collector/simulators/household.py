@@ -61,12 +61,21 @@ class Household:
         self.speed = speed
         self._wall_start = time.time()
         self._sim_start = self._wall_start if start is None else start
+        self.offset = 0.0  # seconds its clock is set off from the start (a test lets time pass)
         self._last: Snapshot | None = None
         self.forced_state: int | None = None
 
     def sim_time(self, wall: float | None = None) -> float:
         wall = time.time() if wall is None else wall
-        return self._sim_start + (wall - self._wall_start) * self.speed
+        return self._sim_start + (wall - self._wall_start) * self.speed + self.offset
+
+    def pv_at(self, second: int) -> float:
+        """The PV power (W) at a simulated second: the sun and the clouds only, so the same
+        for every caller and every order of calls (what a device's log is made of)."""
+        hour = ((second + self.utc_offset_min * 60) % 86400) / 3600.0
+        sun = math.sin(math.pi * (hour - 6.0) / 14.0) if 6.0 < hour < 20.0 else 0.0
+        clouds = 0.75 + 0.25 * math.sin(second / 700.0) * math.sin(second / 173.0)
+        return float(self.peak_pv * max(0.0, sun) ** 1.5 * clouds)
 
     def snapshot(self, wall: float | None = None) -> Snapshot:
         t = self.sim_time(wall)
@@ -77,10 +86,7 @@ class Household:
             self.soc = min(100.0, max(0.0, self.soc))
         rng = random.Random(self.seed * 1_000_003 + second)
         hour = ((second + self.utc_offset_min * 60) % 86400) / 3600.0
-
-        sun = math.sin(math.pi * (hour - 6.0) / 14.0) if 6.0 < hour < 20.0 else 0.0
-        clouds = 0.75 + 0.25 * math.sin(second / 700.0) * math.sin(second / 173.0)
-        pv = self.peak_pv * max(0.0, sun) ** 1.5 * clouds
+        pv = self.pv_at(second)
         mpp1 = pv * 0.52
         mpp = (mpp1, 0.0, pv - mpp1)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
-from collector.sources.sma.codec import CMD_LOGIN_REPLY
+from collector.sources.sma.codec import CMD_LOGIN_REPLY, NAN_U64, YIELD_RECORD
 from collector.sources.sma_common.frame import (
     TAG_DATA2,
     TAG_DISCOVERY,
@@ -90,3 +90,11 @@ def encode_records(items: list[Record], first_index: int = 0) -> bytes:
         raise ValueError(f"records of one reply share one size, got {sorted(sizes)}")
     head = struct.pack("<II", first_index, first_index + len(items) - 1)
     return head + b"".join(struct.pack("<II", r.code, r.time) + r.data for r in items)
+
+
+def encode_yield_records(items: list[tuple[int, int | None]], first_index: int = 0) -> bytes:
+    """A yield log reply's body: the index range, then (time, Wh) records (None: not a number)."""
+    head = struct.pack("<II", first_index, first_index + max(len(items) - 1, 0))
+    return head + b"".join(
+        YIELD_RECORD.pack(stamp, NAN_U64 if wh is None else wh) for stamp, wh in items
+    )

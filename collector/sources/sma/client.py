@@ -222,6 +222,33 @@ class SpeedwireClient:
         replies = await self.exchange(target, device, self._builder(device, query))
         return self._records(target, query, replies)
 
+    async def yield_log(
+        self, target: Target, device: Address, command: int, start: int, end: int
+    ) -> list[codec.YieldRecord]:
+        """A yield log's records from `start` to `end` (Unix seconds, both included); [] when
+        the device keeps no such log (error 21)."""
+        replies = await self.exchange(
+            target,
+            device,
+            lambda pid: codec.archive_query(device, self.me, pid, command, start, end),
+        )
+        error = replies[0].error
+        if error == codec.ReplyCode.NOT_AUTHENTICATED:
+            raise SessionLost(f"{target[0]}: the session is gone (error 0x0017)")
+        if error == codec.ReplyCode.NOT_AVAILABLE:
+            return []
+        if error != codec.ReplyCode.OK:
+            raise ProtocolError(
+                f"{target[0]} answered the log query 0x{command:08x} with error 0x{error:04x}"
+            )
+        records: list[codec.YieldRecord] = []
+        try:
+            for reply in replies:
+                records.extend(codec.yield_records(reply))
+        except frame.SpeedwireError as exc:
+            raise ProtocolError(f"{target[0]}: {exc}") from None
+        return records
+
     def _builder(self, device: Address, query: Query) -> Builder:
         return lambda pid: codec.query(device, self.me, pid, query.command, query.first, query.last)
 

@@ -47,6 +47,15 @@ CMD_LOGIN = 0xFFFD040C
 CMD_LOGIN_REPLY = 0xFFFD040D
 CMD_LOGOFF = 0xFFFD010E
 
+# The device's logs (SBFspot's ArchData; see ../shared/reference/sma.md): the request's
+# register range is a Unix time range, and the reply's records are 12 bytes each, a Unix time
+# (u32) and the total yield in Wh (u64), all little-endian; "not a number" is all ones.
+CMD_YIELD_5MIN = 0x70000200  # the total yield every 5 minutes
+CMD_YIELD_DAILY = 0x70200200  # the total yield once a day
+ARCHIVE_CONTROL = 0xE0  # the control byte SBFspot sends with archive queries
+YIELD_RECORD = struct.Struct("<IQ")
+NAN_U64 = 0xFFFFFFFFFFFFFFFF
+
 GROUP_USER = 0x07
 GROUP_INSTALLER = 0x0A
 PASSWORD_KEY = {GROUP_USER: 0x88, GROUP_INSTALLER: 0xBB}
@@ -107,6 +116,42 @@ def query(
         packet_id=packet_id | PACKET_ID_FLAG,
         body=struct.pack("<II", first, last),
     )
+
+
+def archive_query(
+    destination: Address, source: Address, packet_id: int, command: int, start: int, end: int
+) -> InverterPacket:
+    """A request for a log's records from `start` to `end` (Unix seconds, both included)."""
+    return InverterPacket(
+        destination=destination,
+        source=source,
+        command=command,
+        packet_id=packet_id | PACKET_ID_FLAG,
+        body=struct.pack("<II", start, end),
+        control=ARCHIVE_CONTROL,
+    )
+
+
+@dataclass(frozen=True)
+class YieldRecord:
+    """One record of a yield log: its time and the total yield then (None: not a number)."""
+
+    time: int
+    wh: int | None
+
+
+def yield_records(packet: InverterPacket) -> list[YieldRecord]:
+    """The records of one reply fragment to a yield log query (after its 8-byte range)."""
+    data = packet.body[8:]
+    if len(data) % YIELD_RECORD.size:
+        raise SpeedwireError(
+            f"reply to 0x{packet.command:08x}: {len(data)} bytes are not whole "
+            f"{YIELD_RECORD.size}-byte log records"
+        )
+    records = []
+    for stamp, wh in YIELD_RECORD.iter_unpack(data):
+        records.append(YieldRecord(stamp, None if wh == NAN_U64 else wh))
+    return records
 
 
 def encode_password(password: str, group: int) -> bytes:

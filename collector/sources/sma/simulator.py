@@ -44,6 +44,9 @@ from collector.sources.sma_common.registers import (
     Query,
 )
 
+LOG_RECORDS_PER_PACKET = 80  # 960 bytes of records: a day's log comes in four fragments
+LOG_ERROR = 0x0002  # what the simulated device answers a log request with under faults.log
+
 
 class SmaInverter(SimulatedInverter):
     """The device speaking Speedwire: bytes in, (delay, bytes) out. No sockets here."""
@@ -161,6 +164,8 @@ class SmaInverter(SimulatedInverter):
             first, last = packet.register_range
         except frame.SpeedwireError:
             return []
+        if packet.command in (codec.CMD_YIELD_5MIN, codec.CMD_YIELD_DAILY):
+            return self._log_reply(packet, first, last)
         wanted = self._query(packet.command, first, last)
         snap = self.snapshot(wall)
         records = self.records_for(wanted, snap) if wanted else []
@@ -195,6 +200,37 @@ class SmaInverter(SimulatedInverter):
         index = 0
         for number, chunk in enumerate(chunks):
             body = builders.encode_records(chunk, first_index=index)
+            index += len(chunk)
+            replies.append(
+                builders.reply_to(packet, self.address, body, fragment=len(chunks) - 1 - number)
+            )
+        return replies
+
+    def _log_reply(self, packet: InverterPacket, start: int, end: int) -> list[InverterPacket]:
+        """The yield log from `start` to `end`: every 5 minutes, or once a day (at local
+        midnight), in fragments of at most LOG_RECORDS_PER_PACKET records."""
+        if self.faults.log == "silent":
+            return []
+        if self.faults.log == "error":
+            return [builders.reply_to(packet, self.address, packet.body[:8], error=LOG_ERROR)]
+        items: list[tuple[int, int | None]] = list(self.yield_log.records(start, end))
+        if packet.command == codec.CMD_YIELD_DAILY:
+            offset = self.household.utc_offset_min * 60
+            items = [(t, wh) for t, wh in items if (t + offset) % 86400 == 0]
+        if not items:
+            return [
+                builders.reply_to(
+                    packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AVAILABLE
+                )
+            ]
+        chunks = [
+            items[i : i + LOG_RECORDS_PER_PACKET]
+            for i in range(0, len(items), LOG_RECORDS_PER_PACKET)
+        ]
+        replies = []
+        index = 0
+        for number, chunk in enumerate(chunks):
+            body = builders.encode_yield_records(chunk, first_index=index)
             index += len(chunk)
             replies.append(
                 builders.reply_to(packet, self.address, body, fragment=len(chunks) - 1 - number)

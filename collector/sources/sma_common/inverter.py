@@ -43,6 +43,7 @@ class SmaFaults:
     foreign: bool = False  # an Energy Meter datagram and another device's reply first
     busy: float = 0.0  # seconds to answer one request; requests arriving meanwhile are dropped
     odd_records: int = 0  # record replies whose records are all 40 bytes (a status's size)
+    log: str | None = None  # log requests: "error" answered with an error, "silent" not at all
 
 
 @dataclass
@@ -65,6 +66,57 @@ class InverterMoment:
     house: int  # W, the house's consumption
     grid_import: int  # Wh, an energy meter's counters
     grid_export: int
+
+
+LOG_STEP = 300  # seconds between the records of the inverter's yield log
+LOG_DAYS = 14  # how far back the simulated log goes from the simulator's start
+_MINUTE = 60
+
+
+class YieldLog:
+    """The inverter's total yield as its log keeps it: the counter (Wh) at every 5-minute step
+    from LOG_DAYS before the simulator started. The counter grows by the AC energy of each whole
+    minute, from the household's PV power alone, so it is the same whoever asks, in whatever
+    order, and the live counter is always the log's value carried on by the minutes since."""
+
+    def __init__(
+        self, household: Household, start_wh: int, *, efficiency: float = 0.97, days: int = LOG_DAYS
+    ) -> None:
+        self.household = household
+        self.efficiency = efficiency
+        begin = int(household.sim_time()) - days * 86400
+        self.origin = begin - begin % LOG_STEP
+        self._steps: list[float] = [float(start_wh)]  # Wh at origin + k * LOG_STEP
+
+    def _minute_wh(self, minute_start: int) -> float:
+        return self.household.pv_at(minute_start) * self.efficiency * _MINUTE / 3600.0
+
+    def _grow(self, index: int) -> None:
+        while len(self._steps) <= index:
+            begin = self.origin + (len(self._steps) - 1) * LOG_STEP
+            step = sum(self._minute_wh(begin + m * _MINUTE) for m in range(LOG_STEP // _MINUTE))
+            self._steps.append(self._steps[-1] + step)
+
+    def at(self, second: int) -> int:
+        """The counter at a simulated second (it moves once a minute); the log's first value
+        before the log begins."""
+        if second <= self.origin:
+            return round(self._steps[0])
+        index, rest = divmod(second - self.origin, LOG_STEP)
+        self._grow(index)
+        value = self._steps[index]
+        begin = self.origin + index * LOG_STEP
+        for m in range(rest // _MINUTE):
+            value += self._minute_wh(begin + m * _MINUTE)
+        return round(value)
+
+    def records(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(time, Wh) of the log's steps with start <= time <= end, up to now."""
+        now = int(self.household.sim_time())
+        first = max(start, self.origin)
+        first += -(first - self.origin) % LOG_STEP
+        last = min(end, now)
+        return [(t, self.at(t)) for t in range(first, last + 1, LOG_STEP)]
 
 
 class SimulatedInverter:
@@ -93,8 +145,7 @@ class SimulatedInverter:
         self.model = model
         self.version = version
         self.faults = SmaFaults()
-        self._energy_total = 10_000_000 + seed * 123_457
-        self._energy_day: tuple[int, int] | None = None  # (day number, energy at its start)
+        self.yield_log = YieldLog(self.household, 10_000_000 + seed * 123_457)
         self._grid_counters = [5_000_000.0 + seed * 1234.0, 3_000_000.0 + seed * 4321.0]
         self._last_time: int | None = None
 
@@ -105,12 +156,11 @@ class SimulatedInverter:
         ac = home.pv * 0.97
         if self._last_time is not None and home.time > self._last_time:
             hours = (home.time - self._last_time) / 3600.0
-            self._energy_total += round(ac * hours)
             self._grid_counters[0 if home.grid > 0 else 1] += abs(home.grid) * hours
         self._last_time = home.time
-        day = (home.time + home.utc_offset_min * 60) // 86400
-        if self._energy_day is None or self._energy_day[0] != day:
-            self._energy_day = (day, self._energy_total)
+        local = home.time + home.utc_offset_min * 60
+        midnight = home.time - local % 86400
+        energy_total = self.yield_log.at(home.time)
         shares = [0.55, 0.45, 0.3, 0.3, 0.2, 0.2][: self.strings]
         total_share = sum(shares)
         strings = []
@@ -123,8 +173,8 @@ class SimulatedInverter:
             time=home.time,
             strings=strings,
             ac_power=round(ac),
-            energy_total=self._energy_total,
-            energy_today=self._energy_total - self._energy_day[1],
+            energy_total=energy_total,
+            energy_today=energy_total - self.yield_log.at(midnight),
             frequency=round(5000 + 3 * math.sin(home.time / 37.0)),
             temperature=round((35.0 + ac / 400.0) * 100),
             soc=round(home.soc),
