@@ -10,15 +10,19 @@ household's `offset`); then both clocks are set right, and the second run finds 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from collector.simulators.household import Household
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
+from collector.sources.sma_common.inverter import SmaFaults
+from collector.sources.sma_webconnect.simulator import WebConnectDevice, WebConnectSimulator
 from tests.harness import Collector, unique
 from tests.servers import VictoriaMetrics
 
@@ -60,38 +64,78 @@ def largest_gap(readings: list[dict[str, Any]]) -> int:
     return max(b - a for a, b in itertools.pairwise(stamps))
 
 
+@dataclass
+class LoggingDevice:
+    """A simulated device with a log, as a test drives it: the settings that read it, the
+    household whose clock the test sets, and what the device logged (time -> value)."""
+
+    settings: dict[str, str]
+    household: Household
+    logged: Callable[[int, int], dict[int, float]]
+    field: str
+    series: str  # how the backfill's lines name the series
+    faults: SmaFaults
+
+
 @contextmanager
-def speedwire(device: SmaInverter) -> Iterator[SmaSimulator]:
-    simulator = SmaSimulator([device]).start()
+def logging_device(kind: str, tmp_path: Path, measurement: str) -> Iterator[LoggingDevice]:
+    """The simulator of `kind` with one device, started; stopped when the block ends."""
+    inverter = SmaInverter(3010538116, seed=1)
+
+    def logged(start: int, end: int) -> dict[int, float]:
+        return {t: float(wh) for t, wh in inverter.yield_log.records(start, end)}
+
+    if kind == "sma":
+        simulator: Any = SmaSimulator([inverter]).start()
+        settings = {
+            "SMA_HOST": simulator.addresses[0],
+            "SMA_INTERVAL": "1",
+            "SMA_TIMEOUT": "0.3",
+            "SMA_MEASUREMENT": measurement,
+        }
+    elif kind == "sma-webconnect":
+        simulator = WebConnectSimulator(WebConnectDevice(inverter)).start()
+        ca_file = tmp_path / "webconnect-ca.pem"
+        ca_file.write_bytes(simulator.ca_pem or b"")
+        settings = {
+            "SMA_WEBCONNECT_URL": simulator.url,
+            "SMA_WEBCONNECT_PASSWORD": "0000",
+            "SMA_WEBCONNECT_INTERVAL": "1",
+            "SMA_WEBCONNECT_CA_FILE": str(ca_file),
+            "SMA_WEBCONNECT_MEASUREMENT": measurement,
+        }
+    else:
+        raise AssertionError(kind)
     try:
-        yield simulator
+        yield LoggingDevice(
+            settings,
+            inverter.household,
+            logged,
+            "energy_total",
+            f"{kind}/3010538116",
+            inverter.faults,
+        )
     finally:
         simulator.stop()
 
 
-def sma_settings(
-    simulator: SmaSimulator, victoria: VictoriaMetrics, measurement: str
-) -> dict[str, str]:
-    return {
-        "SMA_HOST": simulator.addresses[0],
-        "SMA_INTERVAL": "1",
-        "SMA_TIMEOUT": "0.3",
-        "SMA_MEASUREMENT": measurement,
-        "INFLUX_URL": victoria.url,
-        "INFLUX_ORG": "-",
-        "INFLUX_BUCKET": "solar",
-    }
+def database(victoria: VictoriaMetrics) -> dict[str, str]:
+    return {"INFLUX_URL": victoria.url, "INFLUX_ORG": "-", "INFLUX_BUCKET": "solar"}
 
 
-def test_speedwire_a_first_start_and_a_three_hour_gap_filled_from_the_inverters_log(
-    victoria: VictoriaMetrics, tmp_path: Path
+KINDS = ["sma", "sma-webconnect"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_first_start_and_a_three_hour_gap_filled_from_the_devices_log(
+    victoria: VictoriaMetrics, tmp_path: Path, kind: str
 ) -> None:
-    device = SmaInverter(3010538116, seed=1)
-    device.household.offset = -GAP  # the device, too, lives three hours ago
-    measurement = unique("SMA")
-    with speedwire(device) as simulator:
+    measurement = unique("M")
+    with logging_device(kind, tmp_path, measurement) as device:
+        device.household.offset = -GAP  # the device, too, lives three hours ago
         settings = {
-            **sma_settings(simulator, victoria, measurement),
+            **device.settings,
+            **database(victoria),
             "DATA_DIR": str(tmp_path / "data"),
             "BACKFILL_DAYS": "0.5",
         }
@@ -112,7 +156,7 @@ def test_speedwire_a_first_start_and_a_three_hour_gap_filled_from_the_inverters_
         assert not run.named("backfill failed")
     before = sorted(seconds_of(event) for event in first.named("reading"))
     after = sorted(seconds_of(event) for event in second.named("reading"))
-    samples = victoria.samples(measurement)["energy_total"]
+    samples = victoria.samples(measurement)[device.field]
     stamps = [stamp for stamp, _ in samples]
     assert len(stamps) == len(set(stamps)), "a point was written twice"
     written = dict(samples)
@@ -121,13 +165,12 @@ def test_speedwire_a_first_start_and_a_three_hour_gap_filled_from_the_inverters_
     logged = {stamp: value for stamp, value in written.items() if stamp not in live}
 
     # The first start: every record of the half day before the first reading, exactly.
-    start = before[0] - 43200
-    expected = dict(device.yield_log.records(start, before[0] - 1))
+    expected = device.logged(before[0] - 43200, before[0] - 1)
     assert len(expected) >= 143
     assert {s: v for s, v in logged.items() if s < before[0]} == expected
     # The gap: every record between the first run's last reading and the second's first.
-    expected = dict(device.yield_log.records(before[-1] + 1, after[0] - 1))
-    assert len(expected) == GAP // STEP or len(expected) == GAP // STEP + 1
+    expected = device.logged(before[-1] + 1, after[0] - 1)
+    assert len(expected) in (GAP // STEP, GAP // STEP + 1)
     assert {s: v for s, v in logged.items() if before[-1] < s < after[0]} == expected
     assert set(logged) == {s for s in logged if s < before[0] or before[-1] < s < after[0]}
     # One counter, never going back, across both runs and both logs.
@@ -136,37 +179,39 @@ def test_speedwire_a_first_start_and_a_three_hour_gap_filled_from_the_inverters_
     # The live polling kept its 1 s schedule while the log was read.
     assert largest_gap(second.named("reading")) <= 3, largest_gap(second.named("reading"))
     filled = [e for e in second.named("backfilled") if e.get("gap_filled")]
-    assert len(filled) == 1
-    assert filled[0]["series"].endswith("/3010538116")
+    assert [e["series"] for e in filled] == [device.series]
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("fault", ["error", "silent"])
-def test_speedwire_a_log_that_answers_with_an_error_or_not_at_all(
-    victoria: VictoriaMetrics, tmp_path: Path, fault: str
+def test_a_log_that_answers_with_an_error_or_not_at_all(
+    victoria: VictoriaMetrics, tmp_path: Path, kind: str, fault: str
 ) -> None:
-    """The log request fails (an error code, or no answer within the timeout's three tries):
-    said once with the cause; the live polling goes on, every reading arrives."""
-    device = SmaInverter(3010538116, seed=1)
-    device.faults.log = fault
-    measurement = unique("SMA")
-    with speedwire(device) as simulator:
-        settings = {
-            **sma_settings(simulator, victoria, measurement),
-            "SMA_INTERVAL": "2",
-            "BACKFILL_DAYS": "1",
-        }
+    """The log request fails (an error answer, or none within the timeout): said once with the
+    cause; the live polling goes on, every reading arrives."""
+    measurement = unique("M")
+    with logging_device(kind, tmp_path, measurement) as device:
+        device.faults.log = fault
+        interval = {key: "2" for key in device.settings if key.endswith("_INTERVAL")}
+        settings = {**device.settings, **interval, **database(victoria), "BACKFILL_DAYS": "1"}
         collector = Collector(tmp_path / "c", settings)
-        collector.wait_events("backfill failed", 1)
+        collector.wait_events("backfill failed", 1, timeout=30)
         seen = len(collector.named("reading"))
         collector.wait_events("reading", seen + 3)
         assert collector.stop() == 0
     failed = collector.named("backfill failed")
     assert len(failed) == 1
-    cause = "error 0x0002" if fault == "error" else "no answer from 127.0.0.1"
-    assert cause in failed[0]["error"], failed[0]
-    assert failed[0]["log"] == "5-minute yield (Speedwire archive 0x70000200)"
+    assert CAUSES[kind, fault] in failed[0]["error"], failed[0]
     assert failed[0]["retry_in_s"] == 60
     assert not collector.named("backfilled")
     assert not collector.named("poll failed")
     readings = {seconds_of(event) for event in collector.named("reading")}
     assert set(victoria.series(measurement)["ac_power"]) == readings
+
+
+CAUSES = {
+    ("sma", "error"): "error 0x0002",
+    ("sma", "silent"): "no answer from 127.0.0.1",
+    ("sma-webconnect", "error"): "getLogger.json with err 500",
+    ("sma-webconnect", "silent"): "no answer from https://127.0.0.1",
+}

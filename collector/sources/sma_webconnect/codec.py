@@ -56,6 +56,46 @@ class ErrorAnswer(CodecError):
         self.code = code
 
 
+# The keys of getLogger.json (sma.md §7; SMA's web UI asks with them): the total yield every
+# 5 minutes, and once a day.
+LOG_YIELD_5MIN = 28672
+LOG_YIELD_DAILY = 28704
+
+
+def log_records(reply: Any) -> list[tuple[int, int]]:
+    """(time, Wh) of a getLogger.json answer, `{"result": {"<device uid>": [{"t": 1584316800,
+    "v": 3356183}, …]}}` (a Sunny Boy 3.6's, as recorded in another project's docs). A record
+    whose value is null (none logged then) is left out; raises ErrorAnswer on `{"err": N}` and
+    ReplyError on anything else."""
+    if isinstance(reply, Mapping) and "err" in reply:
+        code = reply["err"]
+        raise ErrorAnswer(code if isinstance(code, int) else -1)
+    result = reply.get("result") if isinstance(reply, Mapping) else None
+    if not isinstance(result, Mapping):
+        raise ReplyError(f"no result in the answer: {excerpt(reply)}")
+    if len(result) > 1:
+        raise ReplyError(f"logs of {len(result)} devices in one answer ({', '.join(result)})")
+    if not result:
+        return []
+    [items] = result.values()
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise ReplyError(f"the device's log is not a list: {excerpt(items)}")
+    records = []
+    for item in items:
+        stamp = item.get("t") if isinstance(item, Mapping) else None
+        value = item.get("v") if isinstance(item, Mapping) else None
+        if type(stamp) is not int or stamp < 0:
+            raise ReplyError(f"a log record without a time: {excerpt(item)}")
+        if value is None:
+            continue
+        if type(value) is not int or value < 0:
+            raise ReplyError(f"a log record whose value is no counter: {excerpt(item)}")
+        records.append((stamp, value))
+    return records
+
+
 def lri_of(key: str) -> int:
     """The Speedwire register of a key: `6100_40263F00` → 0x00263F00."""
     return int(key[5:], 16) & 0x00FFFF00

@@ -36,6 +36,9 @@ from collector.sources.sma_common.records import TYPE_STATUS, Record, version_nu
 from collector.sources.sma_common.registers import QUERIES
 
 DEVICE_UID = "0199-B3376BC5"
+LOG_YIELD_5MIN, LOG_YIELD_DAILY = 28672, 28704  # getLogger.json's keys of the yield log
+LOG_ERROR = 500  # what a log request is answered with under faults.log == "error"
+LOG_SILENCE = 10.0  # seconds a log request waits for its answer under faults.log == "silent"
 
 
 @dataclass
@@ -149,6 +152,7 @@ class WebConnectDevice:
                 "/dyn/getValues.json",
                 "/dyn/getAllOnlValues.json",
                 "/dyn/getAllParamValues.json",
+                "/dyn/getLogger.json",
             ):
                 return 404, None
             session = self.sessions.get(sid or "")
@@ -156,6 +160,8 @@ class WebConnectDevice:
                 self.counts.unknown_sid += 1
                 return 200, {"err": 401}
             session.last_used = self.clock()
+        if path == "/dyn/getLogger.json":
+            return 200, self._log(body)
         if path == "/dyn/getAllParamValues.json":
             return 200, self._params()
         if path == "/dyn/getAllOnlValues.json":
@@ -189,6 +195,27 @@ class WebConnectDevice:
         return {"result": {"sid": sid}}
 
     # --- values ------------------------------------------------------------------------------
+
+    def _log(self, body: Any) -> dict[str, Any]:
+        """getLogger.json: the inverter's yield log from tStart to tEnd (both included), every
+        5 minutes (key 28672) or at each UTC midnight (28704); other keys: none kept."""
+        inverter = self.inverter
+        if inverter.faults.log == "silent":
+            time.sleep(LOG_SILENCE)  # longer than any client waits
+        if inverter.faults.log == "error":
+            return {"err": LOG_ERROR}
+        if not isinstance(body, dict):
+            return {"err": 400}
+        key, start, end = body.get("key"), body.get("tStart"), body.get("tEnd")
+        if not (type(key) is int and type(start) is int and type(end) is int):
+            return {"err": 400}
+        records = inverter.yield_log.records(start, end)
+        if key == LOG_YIELD_DAILY:
+            records = [(t, wh) for t, wh in records if t % 86400 == 0]
+        elif key != LOG_YIELD_5MIN:
+            records = []
+        uid = _device_of(self.replay)[0] if self.replay else DEVICE_UID
+        return {"result": {uid: [{"t": t, "v": wh} for t, wh in records]}}
 
     def _values(self, keys: list[str] | None) -> dict[str, Any]:
         if self.replay is not None:
