@@ -59,7 +59,14 @@ class DeviceLog(Protocol):
     """What a poller whose device keeps a log adds."""
 
     log_step: float  # seconds between the log's records (300 for a 5-minute log)
-    log_span: float  # the longest span one request asks for
+    log_span: float  # the longest span one request asks for (a multiple of the step)
+    # Seconds after its time that a record accounts for: 0 for a counter's value at that
+    # moment; the step for the energy of the interval that begins at its time. Such a record
+    # is wanted only when its whole interval lies in the gap.
+    log_covers: float
+    # Seconds after a time before the log has it for good (a cloud that sums up late): a
+    # gap's end is asked for only once this much has passed.
+    log_settle: float
 
     def describe_log(self) -> str:
         """What the log is and where it comes from, for the log lines."""
@@ -347,8 +354,8 @@ class Filler:
         self.marks.dirty = True
 
     def _open(self, mark: SeriesMark, gap: Gap) -> None:
-        if gap.end - gap.start < self.log.log_step:
-            return
+        if gap.end - gap.start < self.log.log_step + self.log.log_covers:
+            return  # no record of the log can lie in it
         mark.gaps.append(gap)
         self._wake.set()
 
@@ -384,7 +391,17 @@ class Filler:
                 self._save()
                 continue
             key, mark, gap = found
-            end = min(gap.start + self.log.log_span, gap.end)
+            step, covers = self.log.log_step, self.log.log_covers
+            end = gap.start + self.log.log_span
+            end = min(end - end % step, gap.end)  # on the grid: no interval is cut in two
+            settled = time.time() - self.log.log_settle
+            if end > settled:  # the log may not have the end yet: ask when it has
+                if settled - gap.start >= step + covers:
+                    end = settled - settled % step
+                else:
+                    self._wake.clear()
+                    await _either(stop, self._wake, min(SAVE_EVERY, end - settled))
+                    continue
             start_at = datetime.fromtimestamp(gap.start, UTC)
             end_at = datetime.fromtimestamp(end, UTC)
             tags = self._tags[key]
@@ -424,7 +441,7 @@ class Filler:
                 self._said.discard("failed")
                 self._log.info("backfill answers again", log=self.log.describe_log())
             retry = RETRY_FIRST
-            wanted = [r for r in readings if gap.start <= r.timestamp < end]
+            wanted = [r for r in readings if gap.start <= r.timestamp and _within(r, covers, end)]
             screened = screen(wanted, self.log.log_step, self.counters, gap.floor, gap.ceiling)
             screened.outside = len(readings) - len(wanted)
             await self._write(
@@ -504,6 +521,11 @@ class Filler:
             return
         self._said.add(what)
         self._log.warning(event, **context)
+
+
+def _within(reading: Reading, covers: float, end: float) -> bool:
+    """Whether a record ends before `end`: a counter's moment, or an interval's end."""
+    return reading.timestamp + covers <= end if covers else reading.timestamp < end
 
 
 def watched(filler: Filler, emit: Emit) -> Emit:

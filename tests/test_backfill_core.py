@@ -128,6 +128,8 @@ class ShortLog:
 
     log_step = 300.0
     log_span = 86400.0
+    log_covers = 0.0
+    log_settle = 0.0
 
     def describe_log(self) -> str:
         return "a log"
@@ -226,3 +228,20 @@ def test_the_marks_file_is_json_a_person_can_read(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "backfill.json").read_text()) == {
         "sma": {"last": BASE, "counters": {}, "gaps": []}
     }
+
+
+def test_every_kind_with_a_log_is_a_device_log_to_the_core() -> None:
+    """A kind that forgets one of DeviceLog's members would silently get no backfill."""
+    from collector.backfill import DeviceLog
+    from collector.sources.sma.source import SmaSource
+    from collector.sources.sma_webconnect.source import SmaWebConnectSource
+
+    for kind in (SmaSource, SmaWebConnectSource):
+        missing = [
+            name
+            for name in ("log_step", "log_span", "log_covers", "log_settle", "read_log")
+            if not hasattr(kind, name)
+        ]
+        assert not missing, (kind.__name__, missing)
+        assert kind.log_span % kind.log_step == 0
+    assert isinstance(SmaSource(("127.0.0.1", 9522), "0000", 7), DeviceLog)

@@ -85,6 +85,8 @@ class SmaSource:
 
     log_step = 300.0
     log_span = 86400.0  # a day of records (288, in several fragments) per request
+    log_covers = 0.0  # the counter at that moment
+    log_settle = 0.0
 
     def __init__(
         self,

@@ -49,6 +49,8 @@ class SmaWebConnectSource:
 
     log_step = 300.0
     log_span = 86400.0
+    log_covers = 0.0  # the counter at that moment
+    log_settle = 0.0
 
     def __init__(
         self,
