@@ -3,13 +3,16 @@ database. The collector is stopped, simulated time passes, it starts again: the 
 with exactly what the device logged, nothing twice, while the live polling keeps its schedule.
 
 "Time passes" without waiting: the first run's clock is set three hours back (libfaketime in
-the daemon's process, the monotonic clock left alone) and so is the simulated device's (its
-household's `offset`); then both clocks are set right, and the second run finds the gap.
+the daemon's process, reading its offset from a file at every call; the monotonic clock left
+alone) and so is the simulated device's (its household's `offset`); then both clocks are set
+right, and the second run finds the gap. A log that settles late (SENEC's cloud: a quarter of
+an hour) is waited for the same way: both clocks move on by that much.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +22,10 @@ from typing import Any
 
 import pytest
 
-from collector.simulators.household import Household
+from collector.simulators.household import LOG_STEP, Household
+from collector.sources.senec_cloud.simulator import SenecCloud, SenecCloudSimulator
+from collector.sources.senec_cloud.source import SenecCloudSource
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
-from collector.sources.sma_common.inverter import SmaFaults
 from collector.sources.sma_webconnect.simulator import WebConnectDevice, WebConnectSimulator
 from tests.harness import Collector, unique
 from tests.servers import VictoriaMetrics
@@ -29,33 +33,51 @@ from tests.servers import VictoriaMetrics
 pytestmark = pytest.mark.servers
 
 GAP = 3 * 3600
-STEP = 300
 LIBFAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
 
+Logged = dict[str, dict[int, float]]  # field -> {time: value}
 
-def clock_set_back(tmp_path: Path, seconds: int) -> dict[str, str]:
-    """The environment that runs the daemon with its wall clock `seconds` behind."""
-    assert LIBFAKETIME is not None, "libfaketime is missing: apt-get install faketime"
-    offset = tmp_path / "faketime"
-    offset.write_text(f"-{seconds}\n")
-    return {
-        "LD_PRELOAD": str(LIBFAKETIME),
-        "FAKETIME_TIMESTAMP_FILE": str(offset),
-        "FAKETIME_NO_CACHE": "1",
-        "DONT_FAKE_MONOTONIC": "1",
-    }
+
+class Clock:
+    """The collector's wall clock and the simulated device's, set together."""
+
+    def __init__(self, tmp_path: Path, household: Household) -> None:
+        assert LIBFAKETIME is not None, "libfaketime is missing: apt-get install faketime"
+        self.file = tmp_path / "faketime"
+        self.household = household
+        self.offset = 0
+        self.set(0)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "LD_PRELOAD": str(LIBFAKETIME),
+            "FAKETIME_TIMESTAMP_FILE": str(self.file),
+            "FAKETIME_NO_CACHE": "1",
+            "DONT_FAKE_MONOTONIC": "1",
+        }
+
+    def set(self, offset: int) -> None:
+        self.offset = offset
+        self.file.write_text(f"{offset:+d}\n")
+        self.household.offset = offset
+
+
+@dataclass
+class LoggingDevice:
+    """A simulated device with a log, as a test drives it."""
+
+    settings: dict[str, str]
+    household: Household
+    measurement: str  # where the log's points go
+    logged: Callable[[int, int], Logged]  # the records wanted in a gap [start, end)
+    series: str  # how the backfill's lines name the series
+    faults: Any  # with a `log` fault: "error" or "silent"
+    interval: int
+    settle: int  # seconds the log takes to settle
 
 
 def seconds_of(event: dict[str, Any]) -> int:
     return int(datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp())
-
-
-def gap_filled(collector: Collector) -> bool:
-    return any(event.get("gap_filled") for event in collector.named("backfilled"))
-
-
-def wait_gap_filled(collector: Collector) -> None:
-    collector.wait_for(lambda: gap_filled(collector), timeout=60, what="a gap filled")
 
 
 def largest_gap(readings: list[dict[str, Any]]) -> int:
@@ -64,29 +86,41 @@ def largest_gap(readings: list[dict[str, Any]]) -> int:
     return max(b - a for a, b in itertools.pairwise(stamps))
 
 
-@dataclass
-class LoggingDevice:
-    """A simulated device with a log, as a test drives it: the settings that read it, the
-    household whose clock the test sets, and what the device logged (time -> value)."""
+def fill(collector: Collector, clock: Clock, device: LoggingDevice) -> None:
+    """Wait until the collector has filled the gap before its first reading; a log that settles
+    late gets its time."""
 
-    settings: dict[str, str]
-    household: Household
-    logged: Callable[[int, int], dict[int, float]]
-    field: str
-    series: str  # how the backfill's lines name the series
-    faults: SmaFaults
+    def filled() -> bool:
+        readings = collector.named("reading")
+        if not readings:
+            return False
+        first = min(readings, key=seconds_of)["time"]
+        return any(e.get("gap_filled") and e["end"] == first for e in collector.named("backfilled"))
+
+    if device.settle:
+        collector.wait_for(
+            lambda: bool(collector.named("backfilled")), timeout=60, what="a gap's settled part"
+        )
+        clock.set(clock.offset + device.settle + LOG_STEP)
+    collector.wait_for(filled, timeout=60, what="a gap filled")
 
 
 @contextmanager
 def logging_device(kind: str, tmp_path: Path, measurement: str) -> Iterator[LoggingDevice]:
     """The simulator of `kind` with one device, started; stopped when the block ends."""
+    if kind == "senec-cloud":
+        with senec_cloud(measurement) as device:
+            yield device
+        return
     inverter = SmaInverter(3010538116, seed=1)
 
-    def logged(start: int, end: int) -> dict[int, float]:
-        return {t: float(wh) for t, wh in inverter.yield_log.records(start, end)}
+    def logged(start: int, end: int) -> Logged:
+        records = inverter.yield_log.records(start, end - 1)
+        return {"energy_total": {t: float(wh) for t, wh in records}}
 
+    simulator: SmaSimulator | WebConnectSimulator
     if kind == "sma":
-        simulator: Any = SmaSimulator([inverter]).start()
+        simulator = SmaSimulator([inverter]).start()
         settings = {
             "SMA_HOST": simulator.addresses[0],
             "SMA_INTERVAL": "1",
@@ -110,10 +144,61 @@ def logging_device(kind: str, tmp_path: Path, measurement: str) -> Iterator[Logg
         yield LoggingDevice(
             settings,
             inverter.household,
+            measurement,
             logged,
-            "energy_total",
             f"{kind}/3010538116",
             inverter.faults,
+            interval=1,
+            settle=0,
+        )
+    finally:
+        simulator.stop()
+
+
+ENERGY_NAMES = {  # the simulator's energies -> the fields of <measurement>_ENERGY
+    "pv": "inverter_energy",
+    "house": "house_energy",
+    "grid_import": "grid_import_energy",
+    "grid_export": "grid_export_energy",
+    "battery_charge": "bat_charge_energy",
+    "battery_discharge": "bat_discharge_energy",
+    "wallbox": "wallbox_energy",
+}
+
+
+@contextmanager
+def senec_cloud(measurement: str) -> Iterator[LoggingDevice]:
+    cloud = SenecCloud()
+    simulator = SenecCloudSimulator(cloud).start()
+
+    def logged(start: int, end: int) -> Logged:
+        result: Logged = {field: {} for field in ENERGY_NAMES.values()}
+        for begin, values in cloud.energy_log.intervals(start, end):
+            if begin + LOG_STEP <= end:
+                for name, field in ENERGY_NAMES.items():
+                    result[field][begin] = round(values[name] / 1000 * 1000, 3)
+        return result
+
+    account = cloud.account
+    settings = {
+        "SENEC_ADAPTER": "cloud",
+        "SENEC_USERNAME": account.username,
+        "SENEC_PASSWORD": account.password,
+        "SENEC_TOTP_URI": simulator.totp_uri(),
+        "SENEC_INTERVAL": "60",
+        "INFLUX_MEASUREMENT": measurement,
+        **{f"SENEC_{key.upper()}": value for key, value in simulator.settings().items()},
+    }
+    try:
+        yield LoggingDevice(
+            settings,
+            cloud.household,
+            f"{measurement}_ENERGY",
+            logged,
+            "senec-cloud",
+            cloud.faults,
+            interval=60,
+            settle=int(SenecCloudSource.log_settle),
         )
     finally:
         simulator.stop()
@@ -123,7 +208,13 @@ def database(victoria: VictoriaMetrics) -> dict[str, str]:
     return {"INFLUX_URL": victoria.url, "INFLUX_ORG": "-", "INFLUX_BUCKET": "solar"}
 
 
-KINDS = ["sma", "sma-webconnect"]
+def assert_same(written: dict[int, float], expected: dict[int, float], what: str) -> None:
+    assert written.keys() == expected.keys(), (what, sorted(written.keys() ^ expected.keys()))
+    for stamp, value in expected.items():
+        assert math.isclose(written[stamp], value, rel_tol=1e-9, abs_tol=1e-6), (what, stamp)
+
+
+KINDS = ["sma", "sma-webconnect", "senec-cloud"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -132,23 +223,27 @@ def test_a_first_start_and_a_three_hour_gap_filled_from_the_devices_log(
 ) -> None:
     measurement = unique("M")
     with logging_device(kind, tmp_path, measurement) as device:
-        device.household.offset = -GAP  # the device, too, lives three hours ago
+        clock = Clock(tmp_path, device.household)
+        clock.set(-GAP)  # the collector and the device live three hours ago
         settings = {
             **device.settings,
             **database(victoria),
+            **clock.env(),
             "DATA_DIR": str(tmp_path / "data"),
             "BACKFILL_DAYS": "0.5",
         }
-        # The first start ever, three hours ago: half a day before its first reading is filled.
-        first = Collector(tmp_path / "first", {**settings, **clock_set_back(tmp_path, GAP)})
-        wait_gap_filled(first)
-        first.wait_events("reading", 3)
+        # The first start ever: half a day before its first reading is filled.
+        first = Collector(tmp_path / "first", settings)
+        fill(first, clock, device)
+        first.wait_events("reading", 3 if device.interval == 1 else 1)
         assert first.stop() == 0
         # Three hours pass; the collector starts again.
-        device.household.offset = 0
+        clock.set(0)
         second = Collector(tmp_path / "second", settings)
-        wait_gap_filled(second)
-        second.wait_events("reading", len(second.named("reading")) + 3)
+        fill(second, clock, device)
+        second.wait_events(
+            "reading", len(second.named("reading")) + (3 if device.interval == 1 else 0)
+        )
         assert second.stop() == 0
 
     for run in (first, second):
@@ -156,30 +251,32 @@ def test_a_first_start_and_a_three_hour_gap_filled_from_the_devices_log(
         assert not run.named("backfill failed")
     before = sorted(seconds_of(event) for event in first.named("reading"))
     after = sorted(seconds_of(event) for event in second.named("reading"))
-    samples = victoria.samples(measurement)[device.field]
-    stamps = [stamp for stamp, _ in samples]
-    assert len(stamps) == len(set(stamps)), "a point was written twice"
-    written = dict(samples)
+    samples = victoria.samples(device.measurement)
     live = set(before) | set(after)
-    assert live <= set(written)
-    logged = {stamp: value for stamp, value in written.items() if stamp not in live}
-
-    # The first start: every record of the half day before the first reading, exactly.
-    expected = device.logged(before[0] - 43200, before[0] - 1)
-    assert len(expected) >= 143
-    assert {s: v for s, v in logged.items() if s < before[0]} == expected
-    # The gap: every record between the first run's last reading and the second's first.
-    expected = device.logged(before[-1] + 1, after[0] - 1)
-    assert len(expected) in (GAP // STEP, GAP // STEP + 1)
-    assert {s: v for s, v in logged.items() if before[-1] < s < after[0]} == expected
-    assert set(logged) == {s for s in logged if s < before[0] or before[-1] < s < after[0]}
-    # One counter, never going back, across both runs and both logs.
-    values = [value for _, value in sorted(written.items())]
-    assert values == sorted(values)
-    # The live polling kept its 1 s schedule while the log was read.
-    assert largest_gap(second.named("reading")) <= 3, largest_gap(second.named("reading"))
+    expected_first = device.logged(before[0] - 43200, before[0])
+    expected_gap = device.logged(before[-1] + 1, after[0])
+    for field, points in samples.items():
+        if field not in expected_first:
+            continue
+        stamps = [stamp for stamp, _ in points]
+        assert len(stamps) == len(set(stamps)), f"{field}: a point was written twice"
+        logged = {stamp: value for stamp, value in points if stamp not in live}
+        # The first start: every record of the half day before the first reading, exactly.
+        first_part = {s: v for s, v in logged.items() if s < before[0]}
+        assert_same(first_part, expected_first[field], f"{field}, the first start")
+        # The gap: every record between the first run's last reading and the second's first.
+        gap_part = {s: v for s, v in logged.items() if before[-1] < s < after[0]}
+        assert_same(gap_part, expected_gap[field], f"{field}, the three hours")
+    assert len(expected_first[next(iter(expected_first))]) >= 143
+    assert len(expected_gap[next(iter(expected_gap))]) >= GAP // LOG_STEP - 6
+    if "energy_total" in samples:
+        values = [value for _, value in sorted(samples["energy_total"])]
+        assert values == sorted(values)  # one counter, never going back
+    if device.interval == 1:  # the live polling kept its 1 s schedule while the log was read
+        assert largest_gap(second.named("reading")) <= 3, largest_gap(second.named("reading"))
     filled = [e for e in second.named("backfilled") if e.get("gap_filled")]
-    assert [e["series"] for e in filled] == [device.series]
+    assert filled
+    assert {e["series"] for e in filled} == {device.series}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -191,13 +288,23 @@ def test_a_log_that_answers_with_an_error_or_not_at_all(
     cause; the live polling goes on, every reading arrives."""
     measurement = unique("M")
     with logging_device(kind, tmp_path, measurement) as device:
+        clock = Clock(tmp_path, device.household)
         device.faults.log = fault
         interval = {key: "2" for key in device.settings if key.endswith("_INTERVAL")}
-        settings = {**device.settings, **interval, **database(victoria), "BACKFILL_DAYS": "1"}
+        if device.interval != 1:
+            interval = {}
+        settings = {
+            **device.settings,
+            **interval,
+            **database(victoria),
+            **clock.env(),
+            "BACKFILL_DAYS": "1",
+        }
         collector = Collector(tmp_path / "c", settings)
-        collector.wait_events("backfill failed", 1, timeout=30)
-        seen = len(collector.named("reading"))
-        collector.wait_events("reading", seen + 3)
+        collector.wait_events("backfill failed", 1, timeout=60)
+        if device.interval == 1:
+            seen = len(collector.named("reading"))
+            collector.wait_events("reading", seen + 3)
         assert collector.stop() == 0
     failed = collector.named("backfill failed")
     assert len(failed) == 1
@@ -206,7 +313,9 @@ def test_a_log_that_answers_with_an_error_or_not_at_all(
     assert not collector.named("backfilled")
     assert not collector.named("poll failed")
     readings = {seconds_of(event) for event in collector.named("reading")}
-    assert set(victoria.series(measurement)["ac_power"]) == readings
+    written = victoria.series(measurement)
+    field = "ac_power" if "ac_power" in written else "inverter_power"
+    assert set(written[field]) == readings
 
 
 CAUSES = {
@@ -214,4 +323,6 @@ CAUSES = {
     ("sma", "silent"): "no answer from 127.0.0.1",
     ("sma-webconnect", "error"): "getLogger.json with err 500",
     ("sma-webconnect", "silent"): "no answer from https://127.0.0.1",
+    ("senec-cloud", "error"): "HTTP 500",
+    ("senec-cloud", "silent"): "no answer from http://127.0.0.1",
 }

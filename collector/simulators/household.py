@@ -41,6 +41,16 @@ class Snapshot:
         return asdict(self)
 
 
+def battery_power(pv: float, house: float, soc: float) -> float:
+    """The battery's power (W, + charging): the surplus or the shortfall, within its limits."""
+    surplus = pv - house
+    if surplus > 0 and soc < 100.0:
+        return min(surplus, MAX_BATTERY_POWER)
+    if surplus < 0 and soc > RESERVE_SOC:
+        return -min(-surplus, MAX_BATTERY_POWER)
+    return 0.0
+
+
 class Household:
     def __init__(
         self,
@@ -77,6 +87,18 @@ class Household:
         clouds = 0.75 + 0.25 * math.sin(second / 700.0) * math.sin(second / 173.0)
         return float(self.peak_pv * max(0.0, sun) ** 1.5 * clouds)
 
+    def load_at(self, second: int) -> tuple[float, float]:
+        """(house load with the wallbox, the wallbox alone) in W at a simulated second: the same
+        for every caller and every order of calls."""
+        rng = random.Random(self.seed * 1_000_003 + second)
+        hour = ((second + self.utc_offset_min * 60) % 86400) / 3600.0
+        house = 280.0 + 120.0 * math.sin(2 * math.pi * (hour - 8.0) / 24.0) + rng.uniform(-30, 30)
+        if (second // 60) % 53 == 0:  # a kettle now and then
+            house += 2000.0
+        charging = 17.5 <= hour < 19.5
+        wallbox = 7400.0 + rng.uniform(-50, 50) if charging else 0.0
+        return house + wallbox, wallbox
+
     def snapshot(self, wall: float | None = None) -> Snapshot:
         t = self.sim_time(wall)
         second = int(t)
@@ -84,27 +106,14 @@ class Household:
             dt = max(0.0, second - self._last.time)
             self.soc += self._last.battery * dt / 3600.0 / self.capacity_wh * 100.0
             self.soc = min(100.0, max(0.0, self.soc))
-        rng = random.Random(self.seed * 1_000_003 + second)
         hour = ((second + self.utc_offset_min * 60) % 86400) / 3600.0
         pv = self.pv_at(second)
         mpp1 = pv * 0.52
         mpp = (mpp1, 0.0, pv - mpp1)
-
-        house = 280.0 + 120.0 * math.sin(2 * math.pi * (hour - 8.0) / 24.0) + rng.uniform(-30, 30)
-        if (second // 60) % 53 == 0:  # a kettle now and then
-            house += 2000.0
+        house, charging_car = self.load_at(second)
         connected = 17.0 <= hour < 23.0
-        charging = 17.5 <= hour < 19.5
-        wallbox = (7400.0 + rng.uniform(-50, 50) if charging else 0.0, 0.0, 0.0, 0.0)
-        house += sum(wallbox)
-
-        surplus = pv - house
-        if surplus > 0 and self.soc < 100.0:
-            battery = min(surplus, MAX_BATTERY_POWER)
-        elif surplus < 0 and self.soc > RESERVE_SOC:
-            battery = -min(-surplus, MAX_BATTERY_POWER)
-        else:
-            battery = 0.0
+        wallbox = (charging_car, 0.0, 0.0, 0.0)
+        battery = battery_power(pv, house, self.soc)
         grid = house + battery - pv
 
         if self.forced_state is not None:
@@ -141,3 +150,72 @@ class Household:
         )
         self._last = snapshot
         return snapshot
+
+
+LOG_STEP = 300  # seconds: the intervals of the household's energy log
+LOG_DAYS = 14  # how far back the log goes from the simulator's start
+ENERGIES = (
+    "pv",
+    "house",
+    "grid_import",
+    "grid_export",
+    "battery_charge",
+    "battery_discharge",
+    "wallbox",
+)
+
+
+class EnergyLog:
+    """The household's energies as a cloud logs them: each 5-minute interval's PV, house, grid
+    import and export, battery charge and discharge and wallbox energy (Wh), and the battery's
+    mean charge (%). Kept from LOG_DAYS before the simulator started, minute by minute, with a
+    battery of its own, so that it is the same whoever asks, in whatever order."""
+
+    def __init__(self, household: Household, *, days: int = LOG_DAYS) -> None:
+        self.household = household
+        begin = int(household.sim_time()) - days * 86400
+        self.origin = begin - begin % LOG_STEP
+        self._soc = household.soc
+        self._intervals: list[dict[str, float]] = []
+
+    def _grow(self, index: int) -> None:
+        household = self.household
+        capacity = household.capacity_wh
+        while len(self._intervals) <= index:
+            begin = self.origin + len(self._intervals) * LOG_STEP
+            wh = dict.fromkeys(ENERGIES, 0.0)
+            charge = 0.0
+            for minute in range(LOG_STEP // 60):
+                second = begin + minute * 60
+                pv = household.pv_at(second)
+                house, wallbox = household.load_at(second)
+                battery = battery_power(pv, house, self._soc)
+                grid = house + battery - pv
+                for name, watts in (
+                    ("pv", pv),
+                    ("house", house),
+                    ("grid_import", max(grid, 0.0)),
+                    ("grid_export", max(-grid, 0.0)),
+                    ("battery_charge", max(battery, 0.0)),
+                    ("battery_discharge", max(-battery, 0.0)),
+                    ("wallbox", wallbox),
+                ):
+                    wh[name] += watts / 60.0
+                self._soc = min(100.0, max(0.0, self._soc + battery / 60.0 / capacity * 100.0))
+                charge += self._soc
+            wh["soc"] = charge / (LOG_STEP // 60)
+            self._intervals.append(wh)
+
+    def intervals(self, start: int, end: int) -> list[tuple[int, dict[str, float]]]:
+        """(interval start, values) of the intervals that begin in [start, end) and are over."""
+        now = int(self.household.sim_time())
+        first = max(start, self.origin)
+        first += -(first - self.origin) % LOG_STEP
+        result = []
+        for begin in range(first, end, LOG_STEP):
+            if begin + LOG_STEP > now:
+                break
+            index = (begin - self.origin) // LOG_STEP
+            self._grow(index)
+            result.append((begin, dict(self._intervals[index])))
+        return result

@@ -259,6 +259,80 @@ def totp_code(uri: str, at: float) -> str:
 # --- answers to fields -----------------------------------------------------------------------
 
 
+# SENEC's names of its series in a `measurements` answer (the order is the answer's own list)
+# and the fields of `<measurement>_ENERGY` they become; values in kWh. BATTERY_IMPORT is energy
+# into the battery, BATTERY_EXPORT out of it (senec-python-anchors.md §4.5). The percentages
+# (battery level, autarky) are averages, not energies, and are left out.
+ENERGY_SERIES = {
+    "POWER_GENERATION": "inverter_energy",
+    "POWER_CONSUMPTION": "house_energy",
+    "GRID_IMPORT": "grid_import_energy",
+    "GRID_EXPORT": "grid_export_energy",
+    "BATTERY_IMPORT": "bat_charge_energy",
+    "BATTERY_EXPORT": "bat_discharge_energy",
+    "WALLBOX_CONSUMPTION": "wallbox_energy",
+}
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: int  # Unix seconds
+    seconds: int  # its duration
+    energies: dict[str, float]  # field -> Wh
+
+
+def energy_intervals(answer: Any) -> tuple[list[Interval], list[str]]:
+    """The intervals of a `measurements` answer, `{"measurements": [names], "timeSeries":
+    [{"date": <start>, "measurements": {"durationInSeconds": 300, "values": [kWh, …]}}]}` (as
+    ha-senec-v3 documents one for MONTH), with their energies in Wh; and what was wrong with
+    the entries left out. ProtocolError when the answer is not this shape at all."""
+    names = answer.get("measurements") if isinstance(answer, dict) else None
+    series = answer.get("timeSeries") if isinstance(answer, dict) else None
+    if not isinstance(names, list) or not isinstance(series, list):
+        raise ProtocolError(
+            "SENEC's measurements answer has no list of measurements and timeSeries"
+        )
+    intervals: list[Interval] = []
+    problems: list[str] = []
+    for entry in series:
+        date = entry.get("date") if isinstance(entry, dict) else None
+        inner = entry.get("measurements") if isinstance(entry, dict) else None
+        values = inner.get("values") if isinstance(inner, dict) else None
+        seconds = inner.get("durationInSeconds") if isinstance(inner, dict) else None
+        try:
+            start = _moment(date)
+        except ProtocolError as exc:
+            problems.append(str(exc))
+            continue
+        if type(seconds) is not int or seconds <= 0:
+            problems.append(f"the interval at {date} has no duration")
+            continue
+        if not isinstance(values, list) or len(values) != len(names):
+            problems.append(f"the interval at {date} has not one value per measurement")
+            continue
+        energies: dict[str, float] = {}
+        for name, value in zip(names, values, strict=True):
+            field = ENERGY_SERIES.get(name) if isinstance(name, str) else None
+            if field is None or isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if math.isfinite(value) and value >= 0:
+                energies[field] = round(value * 1000.0, 3)
+        intervals.append(Interval(start, seconds, energies))
+    return intervals, problems
+
+
+def _moment(text: Any) -> int:
+    if not isinstance(text, str):
+        raise ProtocolError(f"a time that is no text: {text!r}")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ProtocolError(f"{text!r} is no time") from None
+    if moment.tzinfo is None:
+        raise ProtocolError(f"the time {text!r} has no time zone")
+    return int(moment.timestamp())
+
+
 def timestamp_of(dashboard: Any) -> int:
     """SENEC's time of the dashboard's values as Unix seconds; ProtocolError if it has none."""
     text = dashboard.get("timestamp") if isinstance(dashboard, dict) else None

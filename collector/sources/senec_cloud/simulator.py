@@ -30,13 +30,28 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from collector.simulators.household import Household, Snapshot
+from collector.simulators.household import LOG_STEP, EnergyLog, Household, Snapshot
 from collector.simulators.serve import HttpSimulator, JsonHandler, until_signalled
 from collector.sources.senec_cloud.codec import CLIENT_ID, REDIRECT_URI, pkce_challenge
 
+# A `measurements` answer's series in SENEC's order (ha-senec-v3's sample), each with what the
+# household's energy log calls it: energies in kWh, the two percentages as the interval's mean
+SERIES = (
+    ("POWER_GENERATION", "pv"),
+    ("POWER_CONSUMPTION", "house"),
+    ("GRID_IMPORT", "grid_import"),
+    ("GRID_EXPORT", "grid_export"),
+    ("BATTERY_IMPORT", "battery_charge"),
+    ("BATTERY_EXPORT", "battery_discharge"),
+    ("BATTERY_LEVEL_IN_PERCENT", "soc"),
+    ("AUTARKY_IN_PERCENT", "autarky"),
+    ("WALLBOX_CONSUMPTION", "wallbox"),
+)
+LOG_SILENCE = 30.0  # seconds a measurements request waits under faults.log == "silent"
 REALM = "/realms/senec"
 AUTHENTICATE = f"{REALM}/login-actions/authenticate"
 SYSTEM_ID = "999999"
@@ -65,6 +80,7 @@ class Faults:
     login_page_changed: bool = False
     access_lifetime: float = 300.0
     stamp_every: float = 1.0
+    log: str | None = None  # measurements: "error" answered with HTTP 500, "silent" not at all
 
     def update(self, changes: dict[str, Any]) -> None:
         for name, value in changes.items():
@@ -103,6 +119,7 @@ class SenecCloud:
         systems: int = 1,
     ) -> None:
         self.household = household or Household()
+        self.energy_log = EnergyLog(self.household)
         self.account = account or Account()
         self.faults = faults or Faults()
         self.systems = [str(int(SYSTEM_ID) + index) for index in range(systems)]
@@ -253,11 +270,15 @@ class SenecCloud:
 
     def _wall(self, sim: float) -> float:
         household = self.household
-        return household._wall_start + (sim - household._sim_start) / household.speed
+        return household._wall_start + (sim - household._sim_start - household.offset) / (
+            household.speed
+        )
 
-    def api(self, path: str) -> tuple[int, Any]:
+    def api(self, path: str, query: dict[str, str] | None = None) -> tuple[int, Any]:
         parts = tuple(part for part in path.split("/") if part)
         match parts:
+            case ("measurements", "api", "v1", "systems", system, "measurements"):
+                return self._for(system, lambda _: self._measurements(query or {}))
             case ("systems", "api", "v1"):
                 return 200, [self._system(system) for system in self.systems]
             case ("systems", "api", "v1", system, "details"):
@@ -307,6 +328,35 @@ class SenecCloud:
             "storageDeviceState": "CHARGING" if s.battery > 0 else "DISCHARGING",
         }
 
+    def _measurements(self, query: dict[str, str]) -> Any:
+        """The household's energy log from `from` to `to`: the intervals that begin in it and
+        are over, in kWh, in SENEC's order of series."""
+        if query.get("resolution") != "FIVE_MINUTES":
+            return {"status": 400, "error": "Bad Request", "message": "resolution"}
+        try:
+            start, end = (
+                int(datetime.fromisoformat(query[key].replace("Z", "+00:00")).timestamp())
+                for key in ("from", "to")
+            )
+        except (KeyError, ValueError):
+            return {"status": 400, "error": "Bad Request", "message": "from, to"}
+        with self.lock:
+            intervals = self.energy_log.intervals(start, end)
+        return {
+            "timeSeries": [
+                {
+                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(begin)),
+                    "measurements": {
+                        "durationInSeconds": LOG_STEP,
+                        "values": [_series_value(name, values) for _, name in SERIES],
+                    },
+                }
+                for begin, values in intervals
+            ],
+            "measurements": [senec for senec, _ in SERIES],
+            "electricVehicleConnected": False,
+        }
+
     def _details(self, system: str) -> dict[str, Any]:
         s = self.snapshot()
         return {
@@ -333,6 +383,15 @@ class SenecCloud:
             },
             "chargingCurrents": {"currentApparentChargingPowerInKw": s.wallbox[0] / 1000.0},
         }
+
+
+def _series_value(name: str, values: dict[str, float]) -> float:
+    if name == "soc":
+        return values["soc"]
+    if name == "autarky":
+        used = values["house"]
+        return 100.0 * (1 - values["grid_import"] / used) if used else 100.0
+    return values[name] / 1000.0
 
 
 def _page(title: str, body: str) -> str:
@@ -386,9 +445,9 @@ class _Handler(JsonHandler):
                 {"Set-Cookie": f"AUTH_SESSION_ID={cookie}; Path={REALM}/; HttpOnly"},
             )
         else:
-            self._api(path)
+            self._api(path, {key: values[0] for key, values in parse_qs(parts.query).items()})
 
-    def _api(self, path: str) -> None:
+    def _api(self, path: str, query: dict[str, str] | None = None) -> None:
         cloud, faults = self.cloud, self.cloud.faults
         if faults.rate_limited:
             self.send_json(
@@ -401,7 +460,14 @@ class _Handler(JsonHandler):
         if faults.moved:
             self.send_json(400, {"status": 400, "error": "Bad Request", "path": path})
             return
-        status, data = cloud.api(path)
+        if path.endswith("/measurements") and faults.log == "error":
+            self.send_json(500, {"status": 500, "error": "Internal Server Error"})
+            return
+        if path.endswith("/measurements") and faults.log == "silent":
+            time.sleep(LOG_SILENCE)  # longer than any client waits
+        status, data = cloud.api(path, query)
+        if isinstance(data, dict) and data.get("status") == 400:
+            status = 400
         self.send_json(status, data)
 
     def do_POST(self) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -14,8 +16,8 @@ from collector.errors import AuthError, ProtocolError
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.senec_cloud.client import Forbidden, SenecCloudClient, masked
-from collector.sources.senec_cloud.codec import dashboard_fields, timestamp_of
-from collector.sources.senec_cloud.fields import FIELDS
+from collector.sources.senec_cloud.codec import dashboard_fields, energy_intervals, timestamp_of
+from collector.sources.senec_cloud.fields import LIVE
 from collector.sources.senec_cloud.settings import SenecCloudSettings
 from collector.sources.senec_common import headline
 
@@ -45,8 +47,21 @@ class System:
         )
 
 
+LOG_STEP = 300  # SENEC's finest resolution of its measurements: FIVE_MINUTES
+ENERGY_SUFFIX = "_ENERGY"
+
+
 class SenecCloudSource:
-    """A Poller: the dashboard of one system (and its wallboxes, and in full mode its details)."""
+    """A Poller: the dashboard of one system (and its wallboxes, and in full mode its details).
+    And a DeviceLog (collector.backfill): SENEC's 5-minute energies of the system, written to
+    `<measurement>_ENERGY`, one point per interval at its start."""
+
+    log_step = float(LOG_STEP)
+    log_span = 86400.0  # a day of intervals (288) per request
+    log_covers = float(LOG_STEP)  # a point is the energy of the five minutes from its time on
+    # SENEC sums its intervals up on its servers; how late is not known (its dashboard's time
+    # lags by minutes): an interval is asked for once a quarter of an hour has passed
+    log_settle = 900.0
 
     def __init__(
         self,
@@ -65,7 +80,7 @@ class SenecCloudSource:
         self.timeout = settings.effective_timeout
         self.measurement = settings.measurement
         ignored = set(settings.ignored_fields)
-        self.fields = [name for name in FIELDS if name not in ignored]
+        self.fields = [name for name in LIVE if name not in ignored]
         self.clock = clock
         token_file = None if state_dir is None else state_dir / "tokens.json"
         self.client = SenecCloudClient(
@@ -172,6 +187,38 @@ class SenecCloudSource:
         self.system = chosen
         return chosen
 
+    # --- the log -------------------------------------------------------------------------
+
+    def describe_log(self) -> str:
+        return "5-minute energies (SENEC app API measurements, FIVE_MINUTES)"
+
+    async def read_log(
+        self, series: Mapping[str, str], start: datetime, end: datetime
+    ) -> list[Reading]:
+        system = self.system or await self._choose_system()
+        query = urlencode({"resolution": "FIVE_MINUTES", "from": _iso(start), "to": _iso(end)})
+        answer = await self._get(
+            f"{self.settings.cloud_measurements_url}/systems/{system.id}/measurements?{query}",
+            "SENEC_CLOUD_MEASUREMENTS_URL",
+        )
+        intervals, problems = energy_intervals(answer)
+        odd = [item for item in intervals if item.seconds != LOG_STEP]
+        problems += [f"an interval of {item.seconds} s at {_iso_of(item.start)}" for item in odd]
+        if problems:
+            self._log.warning(
+                "senec log entries left out",
+                entries=len(problems),
+                first=problems[0],
+                note="the rest of the answer is written",
+            )
+        measurement = f"{self.measurement}{ENERGY_SUFFIX}"
+        tags = dict(series)
+        return [
+            Reading(datetime.fromtimestamp(item.start, UTC), measurement, item.energies, tags)
+            for item in intervals
+            if item.seconds == LOG_STEP and item.energies
+        ]
+
     def _check_stale(self, stamp: int) -> None:
         age = self.clock() - stamp
         stale = age > STALE_INTERVALS * self.interval
@@ -192,3 +239,11 @@ class SenecCloudSource:
         if current and current != self._problems:
             self._log.warning("senec answer incomplete", problems="; ".join(current))
         self._problems = current
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_of(seconds: int) -> str:
+    return _iso(datetime.fromtimestamp(seconds, UTC))
