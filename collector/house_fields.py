@@ -6,7 +6,7 @@ an SMA household fill the same dashboard (the catalogue test still compares ever
 
 from __future__ import annotations
 
-from collector.reading import FieldSpec, Negative
+from collector.reading import NO_CLASS, FieldSpec, Negative
 
 HOUSE_POWER = FieldSpec("house_power", int, "W", "house consumption", negative=Negative.INVALID)
 GRID_POWER_PLUS = FieldSpec(
@@ -39,3 +39,22 @@ BAT_VOLTAGE = FieldSpec("bat_voltage", float, "V", "battery voltage")
 RESPONSE_DURATION = FieldSpec(
     "response_duration", int, "ms", "how long the device took to answer the poll"
 )
+
+
+def _interval_energy(name: str, what: str) -> FieldSpec:
+    # an interval's energy, no counter (Home Assistant would sum a counter up)
+    return FieldSpec(name, float, "Wh", f"{what} in the interval", state_class=NO_CLASS)
+
+
+# Backfill from a log of interval energies (SENEC's cloud every 5 minutes, an ennexOS device
+# every 15): the measurement `<measurement>_ENERGY`, one point per interval at its start.
+INTERVAL_ENERGY = (
+    _interval_energy("inverter_energy", "PV energy"),
+    _interval_energy("house_energy", "energy the house used"),
+    _interval_energy("grid_import_energy", "energy drawn from the grid"),
+    _interval_energy("grid_export_energy", "energy fed into the grid"),
+    _interval_energy("bat_charge_energy", "energy into the battery"),
+    _interval_energy("bat_discharge_energy", "energy out of the battery"),
+    _interval_energy("wallbox_energy", "energy of the wallboxes"),
+)
+ENERGY_SUFFIX = "_ENERGY"  # the measurement of interval energies: `<measurement>_ENERGY`

@@ -26,6 +26,7 @@ from collector.simulators.household import LOG_STEP, Household
 from collector.sources.senec_cloud.simulator import SenecCloud, SenecCloudSimulator
 from collector.sources.senec_cloud.source import SenecCloudSource
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
+from collector.sources.sma_ennexos.simulator import EnnexosDevice, EnnexosSimulator
 from collector.sources.sma_webconnect.simulator import WebConnectDevice, WebConnectSimulator
 from tests.harness import Collector, unique
 from tests.servers import VictoriaMetrics
@@ -74,6 +75,7 @@ class LoggingDevice:
     faults: Any  # with a `log` fault: "error" or "silent"
     interval: int
     settle: int  # seconds the log takes to settle
+    step: int = LOG_STEP  # seconds between the log's records
 
 
 def seconds_of(event: dict[str, Any]) -> int:
@@ -118,6 +120,10 @@ def logging_device(kind: str, tmp_path: Path, measurement: str) -> Iterator[Logg
         records = inverter.yield_log.records(start, end - 1)
         return {"energy_total": {t: float(wh) for t, wh in records}}
 
+    if kind == "sma-ennexos":
+        with ennexos(inverter, tmp_path, measurement) as device:
+            yield device
+        return
     simulator: SmaSimulator | WebConnectSimulator
     if kind == "sma":
         simulator = SmaSimulator([inverter]).start()
@@ -150,6 +156,46 @@ def logging_device(kind: str, tmp_path: Path, measurement: str) -> Iterator[Logg
             inverter.faults,
             interval=1,
             settle=0,
+        )
+    finally:
+        simulator.stop()
+
+
+@contextmanager
+def ennexos(inverter: SmaInverter, tmp_path: Path, measurement: str) -> Iterator[LoggingDevice]:
+    simulator = EnnexosSimulator(EnnexosDevice(inverter)).start()
+    ca_file = tmp_path / "ennexos-ca.pem"
+    ca_file.write_bytes(simulator.ca_pem or b"")
+    log, step = inverter.yield_log, 900
+
+    def logged(start: int, end: int) -> Logged:
+        first = start + -start % step
+        return {
+            "inverter_energy": {
+                begin: float(log.at(begin + step) - log.at(begin))
+                for begin in range(first, end - step + 1, step)
+            }
+        }
+
+    settings = {
+        "SMA_ENNEXOS_URL": simulator.url,
+        "SMA_ENNEXOS_USERNAME": "collector",
+        "SMA_ENNEXOS_PASSWORD": "secret",
+        "SMA_ENNEXOS_INTERVAL": "1",
+        "SMA_ENNEXOS_CA_FILE": str(ca_file),
+        "SMA_ENNEXOS_MEASUREMENT": measurement,
+    }
+    try:
+        yield LoggingDevice(
+            settings,
+            inverter.household,
+            f"{measurement}_ENERGY",
+            logged,
+            "sma-ennexos/3010538116",
+            inverter.faults,
+            interval=1,
+            settle=0,
+            step=step,
         )
     finally:
         simulator.stop()
@@ -214,7 +260,7 @@ def assert_same(written: dict[int, float], expected: dict[int, float], what: str
         assert math.isclose(written[stamp], value, rel_tol=1e-9, abs_tol=1e-6), (what, stamp)
 
 
-KINDS = ["sma", "sma-webconnect", "senec-cloud"]
+KINDS = ["sma", "sma-webconnect", "sma-ennexos", "senec-cloud"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -267,8 +313,8 @@ def test_a_first_start_and_a_three_hour_gap_filled_from_the_devices_log(
         # The gap: every record between the first run's last reading and the second's first.
         gap_part = {s: v for s, v in logged.items() if before[-1] < s < after[0]}
         assert_same(gap_part, expected_gap[field], f"{field}, the three hours")
-    assert len(expected_first[next(iter(expected_first))]) >= 143
-    assert len(expected_gap[next(iter(expected_gap))]) >= GAP // LOG_STEP - 6
+    assert len(expected_first[next(iter(expected_first))]) >= 43200 // device.step - 1
+    assert len(expected_gap[next(iter(expected_gap))]) >= GAP // device.step - 2
     if "energy_total" in samples:
         values = [value for _, value in sorted(samples["energy_total"])]
         assert values == sorted(values)  # one counter, never going back
@@ -323,6 +369,8 @@ CAUSES = {
     ("sma", "silent"): "no answer from 127.0.0.1",
     ("sma-webconnect", "error"): "getLogger.json with err 500",
     ("sma-webconnect", "silent"): "no answer from https://127.0.0.1",
+    ("sma-ennexos", "error"): "HTTP 500",
+    ("sma-ennexos", "silent"): "no answer from https://127.0.0.1",
     ("senec-cloud", "error"): "HTTP 500",
     ("senec-cloud", "silent"): "no answer from http://127.0.0.1",
 }

@@ -77,10 +77,17 @@ def test_home_assistant_classes_follow_the_unit_unless_the_catalogue_says_otherw
 
 @pytest.mark.parametrize("kind", list(KINDS.values()), ids=lambda kind: kind.name)
 def test_every_counter_is_total_increasing_and_no_field_is_called_time(kind: SourceKind) -> None:
-    """The Energy dashboard takes total_increasing energy; `time` is the state message's own."""
+    """The Energy dashboard takes total_increasing energy; `time` is the state message's own.
+    An interval's energy (backfill's `<measurement>_ENERGY`) is energy but no counter."""
+    from collector.house_fields import INTERVAL_ENERGY
+
+    intervals = {spec.name: spec for spec in INTERVAL_ENERGY}
     assert "time" not in kind.fields
     for spec in kind.fields.values():
-        if spec.unit == "Wh":
+        if spec.name in intervals:
+            assert spec is intervals[spec.name]
+            assert spec.home_assistant == ("energy", None), spec.name
+        elif spec.unit == "Wh":
             assert spec.home_assistant == ("energy", "total_increasing"), spec.name
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 
 from collector.errors import AuthError, ProtocolError
+from collector.house_fields import ENERGY_SUFFIX
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.senec_cloud.client import Forbidden, SenecCloudClient, masked
@@ -48,7 +49,6 @@ class System:
 
 
 LOG_STEP = 300  # SENEC's finest resolution of its measurements: FIVE_MINUTES
-ENERGY_SUFFIX = "_ENERGY"
 
 
 class SenecCloudSource:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from collector.errors import CodecError, excerpt
@@ -136,3 +137,79 @@ def _put(fields: dict[str, FieldValue], name: str, channel: Channel, raw: Any) -
     converted = field_value(channel.role, value)
     if converted is not None:
         fields[name] = converted
+
+
+# --- the log: `POST /api/v1/measurements/search` ----------------------------------------------
+
+LOG_RESOLUTION = "FifteenMinutes"
+LOG_STEP = 900
+# The counters whose 15-minute differences (aggregate "Dif", as SMA's web UI asks for its
+# energy bars) are logged, and the interval energies they become.
+LOGGED_COUNTERS = {
+    "Measurement.Metering.TotWhOut": "inverter_energy",
+    "Measurement.Metering.GridMs.TotWhIn": "grid_import_energy",
+    "Measurement.Metering.GridMs.TotWhOut": "grid_export_energy",
+}
+
+
+def search_body(channels: list[str], begin: str, end: str, component: str = SELF) -> Any:
+    """The body that asks for the channels' 15-minute energies from `begin` to `end` (ISO 8601
+    UTC), in the shape of a real browser's request (J's capture, sma.md §7b.3)."""
+    return {
+        "queryItems": [
+            {
+                "componentId": component,
+                "channelId": channel,
+                "resolution": LOG_RESOLUTION,
+                "timezone": "UTC",
+                "aggregate": "Dif",
+                "multiAggregate": "Sum",
+            }
+            for channel in channels
+        ],
+        "dateTimeBegin": begin,
+        "dateTimeEnd": end,
+    }
+
+
+def interval_energies(answer: Any, component: str = SELF) -> dict[int, dict[str, float]]:
+    """Interval start (Unix seconds) → energies (Wh) of a search answer: a list with one object
+    per channel, `{"channelId", "componentId", "max", "min", "values": [{"time": <the
+    interval's end>, "value": <Wh>}]}` (the shape of J's recorded answer). A value that is
+    missing, "NaN" or negative is left out; AnswerError when the answer is not this shape."""
+    if not isinstance(answer, list):
+        raise AnswerError(f"the measurements search answer is not a list: {excerpt(answer)}")
+    result: dict[int, dict[str, float]] = {}
+    for item in answer:
+        if not isinstance(item, Mapping) or not isinstance(item.get("channelId"), str):
+            raise AnswerError(f"a searched channel without an id: {excerpt(item)}")
+        field = LOGGED_COUNTERS.get(item["channelId"])
+        if field is None or item.get("componentId", component) != component:
+            continue
+        values = item.get("values")
+        if not isinstance(values, list):
+            raise AnswerError(f"{item['channelId']}: no list of values: {excerpt(values)}")
+        for entry in values:
+            stamp = entry.get("time") if isinstance(entry, Mapping) else None
+            value = entry.get("value") if isinstance(entry, Mapping) else None
+            end = _instant(stamp)
+            if end is None:
+                raise AnswerError(f"{item['channelId']}: a value without a time: {excerpt(entry)}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if not math.isfinite(value) or value < 0:
+                continue
+            result.setdefault(end - LOG_STEP, {})[field] = float(value)
+    return result
+
+
+def _instant(text: Any) -> int | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return int(moment.timestamp())

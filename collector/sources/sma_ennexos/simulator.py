@@ -32,8 +32,10 @@ from urllib.parse import parse_qs, urlsplit
 from collector.simulators.household import Household
 from collector.simulators.serve import HttpSimulator, JsonHandler, tls_missing, until_signalled
 from collector.sources.sma_common.inverter import SimulatedInverter
-from collector.sources.sma_ennexos.codec import SELF
-from collector.sources.sma_ennexos.source import DEVICE, LIVE
+from collector.sources.sma_ennexos.codec import LOG_STEP, SELF
+from collector.sources.sma_ennexos.source import DEVICE, LIVE, SEARCH
+
+LOG_SILENCE = 10.0  # seconds a search waits for its answer under faults.log == "silent"
 
 PRODUCT_TAG = 9491  # Sunny Tripower X 15
 
@@ -123,7 +125,7 @@ class EnnexosDevice:
                 self.grants = [g for g in self.grants if g.refresh != refresh]
                 self.counts.logouts += before - len(self.grants)
                 return 204, None
-            if key not in (f"POST {LIVE}", f"GET {DEVICE}"):
+            if key not in (f"POST {LIVE}", f"GET {DEVICE}", f"POST {SEARCH}"):
                 return 404, b"Not Found"
             grant = next((g for g in self.grants if g.access == token), None)
             if grant is None:
@@ -134,7 +136,55 @@ class EnnexosDevice:
                 return 401, b"Unauthorized"
         if path.startswith("/api/v1/plants/"):
             return 200, self._info()
+        if path == SEARCH:
+            return self._search(body)
         return 200, self._live()
+
+    def _search(self, body: Any) -> tuple[int, Any]:
+        """The inverter's yield log as 15-minute differences of its counter (aggregate Dif),
+        each stamped with its interval's end, for the intervals that are over. The grid's
+        counters keep no log here: asked for, they answer no values."""
+        faults = self.inverter.faults
+        if faults.log == "silent":
+            time.sleep(LOG_SILENCE)  # longer than any client waits
+        if faults.log == "error":
+            return 500, b"Internal Server Error"
+        try:
+            items = body["queryItems"]
+            begin, end = (
+                int(datetime.fromisoformat(body[key].replace("Z", "+00:00")).timestamp())
+                for key in ("dateTimeBegin", "dateTimeEnd")
+            )
+        except (KeyError, TypeError, ValueError):
+            return 400, b"Bad Request"
+        log = self.inverter.yield_log
+        now = int(self.inverter.household.sim_time())
+        first = begin + -begin % LOG_STEP
+        answer = []
+        for item in items if isinstance(items, list) else []:
+            channel = item.get("channelId") if isinstance(item, dict) else None
+            ends: list[int] = []
+            if channel == "Measurement.Metering.TotWhOut" and item.get("aggregate") == "Dif":
+                ends = list(range(first + LOG_STEP, min(end, now) + 1, LOG_STEP))
+            energies = [float(log.at(stamp) - log.at(stamp - LOG_STEP)) for stamp in ends]
+            answer.append(
+                {
+                    "channelId": channel,
+                    "componentId": SELF,
+                    "max": max(energies, default=0.0),
+                    "min": min(energies, default=0.0),
+                    "values": [
+                        {
+                            "time": datetime.fromtimestamp(stamp, UTC).strftime(
+                                "%Y-%m-%dT%H:%M:%SZ"
+                            ),
+                            "value": energy,
+                        }
+                        for stamp, energy in zip(ends, energies, strict=True)
+                    ],
+                }
+            )
+        return 200, answer
 
     def _token(self, form: dict[str, str]) -> tuple[int, Any]:
         grant_type = form.get("grant_type")

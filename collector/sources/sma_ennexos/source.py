@@ -8,26 +8,46 @@ itself (`IGULD:SELF`), its channels mapped by id to the Speedwire kind's fields.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from collector.errors import DeviceUnreachable, ProtocolError
+from collector.house_fields import ENERGY_SUFFIX
 from collector.http import tls_note
 from collector.logging import get_logger
 from collector.reading import Reading
 from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
 from collector.sources.sma_ennexos.client import EnnexosClient
-from collector.sources.sma_ennexos.codec import SELF, AnswerError, channels_of, fields_from
+from collector.sources.sma_ennexos.codec import (
+    LOG_STEP,
+    LOGGED_COUNTERS,
+    SELF,
+    AnswerError,
+    channels_of,
+    fields_from,
+    interval_energies,
+    search_body,
+)
 from collector.sources.sma_ennexos.settings import SmaEnnexosSettings
 
 LIVE = "/api/v1/measurements/live"
+SEARCH = "/api/v1/measurements/search"
 DEVICE = f"/api/v1/plants/Plant:1/devices/{SELF}"
 
 
 class SmaEnnexosSource:
-    """A Poller: one ennexOS device."""
+    """A Poller: one ennexOS device. And a DeviceLog (collector.backfill): its 15-minute energies
+    (PV, and the grid's where it has a meter), written to `<measurement>_ENERGY`, one point per
+    interval at its start. They are differences, not counter readings: a counter made from them
+    would need an exact reading on the log's grid to start from, which no live poll gives."""
+
+    log_step = float(LOG_STEP)
+    log_span = 86400.0  # a day of intervals (96 for each channel) per request
+    log_covers = float(LOG_STEP)
+    log_settle = 0.0  # the device answers only intervals that are over
 
     def __init__(
         self,
@@ -50,6 +70,7 @@ class SmaEnnexosSource:
             transport=transport,
         )
         self.serial: str | None = None
+        self._metered = False  # the live answer has the grid's counters: their log is asked too
         self._described = False
         self._log = get_logger(source=name)
 
@@ -80,7 +101,32 @@ class SmaEnnexosSource:
                 "(Measurement.GridMs.TotW): not an inverter?"
             )
         fields["response_duration"] = round((time.monotonic() - started) * 1000)
+        self._metered = "grid_energy_plus" in fields
         return Reading(now, self.settings.measurement, fields, self._serial.tags(self.serial))
+
+    def describe_log(self) -> str:
+        return "15-minute energies (ennexOS measurements/search, Dif)"
+
+    async def read_log(
+        self, series: Mapping[str, str], start: datetime, end: datetime
+    ) -> list[Reading]:
+        channels = [
+            channel
+            for channel, field in LOGGED_COUNTERS.items()
+            if field == "inverter_energy" or self._metered
+        ]
+        body = search_body(channels, _iso(start), _iso(end))
+        answer = await self.client.call("POST", SEARCH, body)
+        try:
+            intervals = interval_energies(answer)
+        except AnswerError as exc:
+            raise ProtocolError(f"{SEARCH}: {exc}") from None
+        measurement = f"{self.settings.measurement}{ENERGY_SUFFIX}"
+        tags = dict(series)
+        return [
+            Reading(datetime.fromtimestamp(begin, UTC), measurement, energies, tags)
+            for begin, energies in sorted(intervals.items())
+        ]
 
     async def _describe(self) -> None:
         try:
@@ -104,3 +150,7 @@ class SmaEnnexosSource:
 
     def summary(self, reading: Reading) -> dict[str, Any]:
         return reading_summary(reading)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
