@@ -107,12 +107,14 @@ class Gap:
 
 @dataclass
 class SeriesMark:
-    """One series as far as it is collected: the last live reading's time and counters, and the
-    gaps not yet filled."""
+    """One series as far as it is collected: the last live reading's time and counters, the
+    gaps not yet filled, and since when the series is whole (live readings, the log's records
+    and the gaps still to fill): `collector backfill` fills what lies before."""
 
     last: float | None = None
     counters: dict[str, float] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
+    since: float | None = None
 
 
 class LogMarks:
@@ -144,6 +146,7 @@ class LogMarks:
                     last=None if entry.get("last") is None else float(entry["last"]),
                     counters={str(k): float(v) for k, v in entry.get("counters", {}).items()},
                     gaps=[_gap(item) for item in entry.get("gaps", [])],
+                    since=None if entry.get("since") is None else float(entry["since"]),
                 )
             except (AttributeError, TypeError, ValueError):
                 marks.error = f"{path}: the entry {key!r} is not a mark; it starts afresh"
@@ -159,6 +162,7 @@ class LogMarks:
                 "last": mark.last,
                 "counters": mark.counters,
                 "gaps": [dataclasses.asdict(gap) for gap in mark.gaps],
+                "since": mark.since,
             }
             for key, mark in sorted(self.marks.items())
         }
@@ -318,6 +322,8 @@ class Filler:
         self.days = days
         self.pause = pause
         self.counters = counter_fields(catalogue)
+        # silent for longer than this (a step of the log, and two polls' slack): a gap
+        self._away = log.log_step + 2 * interval
         self.points = 0  # readings from the log put on disk
         self.left_out = 0
         self._tags: dict[str, dict[str, str]] = {}  # each series' tags, as its live readings
@@ -342,12 +348,12 @@ class Filler:
             if name in self.counters and isinstance(value, int | float)
         }
         reach = now - self.days * DAY
-        if self.days > 0:
-            if mark.last is None:
-                if key not in self._tags:  # the first start of this series
-                    self._open(mark, Gap(reach, now, {}, counters))
-            elif now - mark.last > self.log.log_step + 2 * self.interval:
-                self._open(mark, Gap(max(mark.last + 1, reach), now, mark.counters, counters))
+        if mark.last is None and key not in self._tags:  # the first reading of this series
+            if self.days > 0:
+                self._open(mark, Gap(reach, now, {}, counters))
+            mark.since = min(mark.since or now, reach if self.days > 0 else now)
+        elif self.days > 0 and mark.last is not None and now - mark.last > self._away:
+            self._open(mark, Gap(max(mark.last + 1, reach), now, mark.counters, counters))
         self._tags[key] = dict(reading.tags)
         mark.last = now
         mark.counters = counters
@@ -392,8 +398,7 @@ class Filler:
                 continue
             key, mark, gap = found
             step, covers = self.log.log_step, self.log.log_covers
-            end = gap.start + self.log.log_span
-            end = min(end - end % step, gap.end)  # on the grid: no interval is cut in two
+            end = request_end(gap.start, gap.end, self.log)
             settled = time.time() - self.log.log_settle
             if end > settled:  # the log may not have the end yet: ask when it has
                 if settled - gap.start >= step + covers:
@@ -441,9 +446,9 @@ class Filler:
                 self._said.discard("failed")
                 self._log.info("backfill answers again", log=self.log.describe_log())
             retry = RETRY_FIRST
-            wanted = [r for r in readings if gap.start <= r.timestamp and _within(r, covers, end)]
-            screened = screen(wanted, self.log.log_step, self.counters, gap.floor, gap.ceiling)
-            screened.outside = len(readings) - len(wanted)
+            records = wanted(readings, gap.start, end, covers)
+            screened = screen(records, step, self.counters, gap.floor, gap.ceiling)
+            screened.outside = len(readings) - len(records)
             await self._write(
                 screened.kept, emit, functools.partial(self._done, key, mark, gap, end, screened)
             )
@@ -451,11 +456,7 @@ class Filler:
 
     def _done(self, key: str, mark: SeriesMark, gap: Gap, end: float, screened: Screened) -> None:
         """A request's readings are on disk: the gap shrinks, and the file says so."""
-        for reading in screened.kept:
-            for name in self.counters & reading.fields.keys():
-                value = reading.fields[name]
-                if isinstance(value, int | float):
-                    gap.floor[name] = float(value)
+        move_floor(gap.floor, screened.kept, self.counters)
         self.left_out += screened.left_out
         context: dict[str, Any] = {
             "series": key,
@@ -523,9 +524,29 @@ class Filler:
         self._log.warning(event, **context)
 
 
-def _within(reading: Reading, covers: float, end: float) -> bool:
-    """Whether a record ends before `end`: a counter's moment, or an interval's end."""
-    return reading.timestamp + covers <= end if covers else reading.timestamp < end
+def request_end(start: float, end: float, log: DeviceLog) -> float:
+    """Where one request from `start` ends: at most the log's span on, on its grid (so that no
+    interval is cut in two), and at most `end`."""
+    upto = start + log.log_span
+    return min(upto - upto % log.log_step, end)
+
+
+def wanted(readings: list[Reading], start: float, end: float, covers: float) -> list[Reading]:
+    """The records that lie in [start, end): a counter's moment, or an interval's whole."""
+    return [
+        r
+        for r in readings
+        if start <= r.timestamp and (r.timestamp + covers <= end if covers else r.timestamp < end)
+    ]
+
+
+def move_floor(floor: dict[str, float], kept: list[Reading], counters: frozenset[str]) -> None:
+    """The counters the next records must not go below: the last ones written."""
+    for reading in kept:
+        for name in counters & reading.fields.keys():
+            value = reading.fields[name]
+            if isinstance(value, int | float):
+                floor[name] = float(value)
 
 
 def watched(filler: Filler, emit: Emit) -> Emit:

@@ -53,6 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as error:
             _problem_lines(error)
             return EXIT_CONFIG
+    if command == "backfill":
+        try:
+            return _backfill(args)
+        except ConfigError as error:
+            _problem_lines(error)
+            return EXIT_CONFIG
+        except KindLoadError as exc:
+            print(f"configuration error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
     for kind in kinds.values():
         for extra in kind.commands:
             if extra.name == command:
@@ -121,6 +130,21 @@ def _parser(kinds: dict[str, SourceKind]) -> argparse.ArgumentParser:
     report.add_argument(
         "--timezone", help="the day's time zone, an IANA name (default: this machine's)"
     )
+    backfill = commands.add_parser(
+        "backfill",
+        help="fill older history once from the devices' own logs (the collector must be "
+        "stopped meanwhile)",
+    )
+    backfill.add_argument(
+        "--from", dest="first", required=True, metavar="YYYY-MM-DD", help="the first day"
+    )
+    backfill.add_argument(
+        "--to",
+        dest="last",
+        metavar="YYYY-MM-DD",
+        help="the last day (default: up to what the collector already has, or now)",
+    )
+    backfill.add_argument("--source", help="only this source (its name); default: every one")
     for kind in kinds.values():
         for extra in kind.commands:
             extra.add_arguments(commands.add_parser(extra.name, help=extra.help))
@@ -161,6 +185,37 @@ def _with_config(command: str) -> int:
     except AlreadyRunning as exc:
         print(f"collector: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+# --- backfill ------------------------------------------------------------------------------
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from collector.backfill_command import BackfillError, parse_day, run_backfill
+    from collector.config import load_config
+    from collector.lock import AlreadyRunning
+    from collector.logging import configure_logging
+
+    config = load_config(need_sink=True)
+    configure_logging(config.log.level, config.log.format, sys.stderr)  # stdout: the progress
+    try:
+        first = parse_day(args.first, "--from")
+        last = parse_day(args.last, "--to") if args.last else None
+        if config.influx is None:
+            raise BackfillError("it writes to InfluxDB: set INFLUX_URL (and its bucket)")
+        return asyncio.run(run_backfill(config, first, last, args.source))
+    except AlreadyRunning as exc:
+        print(
+            f"collector backfill: {exc} (docker compose stop collector; run this; "
+            "docker compose start collector)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    except BackfillError as exc:
+        print(f"collector backfill: {exc}", file=sys.stderr)
+        return 1
 
 
 # --- report --------------------------------------------------------------------------------
@@ -222,7 +277,7 @@ async def _check(config: Config) -> int:
     for warning in config.warnings:
         log.warning("configuration", note=warning)
     running = build_instances(config)
-    results = await asyncio.gather(*(_first_reading(item) for item in running))
+    results = await asyncio.gather(*(first_reading(item) for item in running))
     for reading in results:
         if reading is not None:
             print(to_line(reading), flush=True)
@@ -237,7 +292,7 @@ async def _check(config: Config) -> int:
     return 1 if any(reading is None for reading in results) else 0
 
 
-async def _first_reading(item: Running) -> Reading | None:
+async def first_reading(item: Running) -> Reading | None:
     """Run one instance until its first reading, its first failure, or two intervals."""
     import asyncio
 

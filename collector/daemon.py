@@ -230,7 +230,7 @@ async def run_daemon(config: Config) -> int:
     queue: DurableQueue | None = None
     writer: Writer | None = None
     if sink is not None and config.influx is not None:
-        queue = await _open_queue(runtime)
+        queue = await open_queue(runtime)
         writer = Writer(sink, queue, flush_interval=config.influx.flush_interval)
     stop = asyncio.Event()
     wake = asyncio.Event()  # an instance stopped for good: say so in the health file at once
@@ -379,7 +379,7 @@ async def run_daemon(config: Config) -> int:
     return 0
 
 
-async def _open_queue(runtime: RuntimeSettings) -> DurableQueue:
+async def open_queue(runtime: RuntimeSettings) -> DurableQueue:
     """The queue in DATA_DIR (or, when it cannot be written, in memory), its state said."""
     log = get_logger()
     store = QueueStore(
@@ -446,11 +446,9 @@ async def _bound(item: Running, work: Coroutine[Any, Any, None]) -> None:
     await work
 
 
-def _log_marks(runtime: RuntimeSettings) -> LogMarks | None:
-    """The series' marks for backfill (None when BACKFILL_DAYS is 0); a file that cannot be
-    read is said, and every series starts afresh."""
-    if runtime.backfill_days <= 0:
-        return None
+def _log_marks(runtime: RuntimeSettings) -> LogMarks:
+    """The series' marks for backfill (kept also with BACKFILL_DAYS=0, for `collector
+    backfill`); a file that cannot be read is said, and every series starts afresh."""
     marks = LogMarks.load(runtime.data_dir / MARKS_FILE)
     if marks.error is not None:
         get_logger().warning("backfill marks unreadable", error=marks.error)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from collector.sources.senec_cloud.source import SenecCloudSource
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma_ennexos.simulator import EnnexosDevice, EnnexosSimulator
 from collector.sources.sma_webconnect.simulator import WebConnectDevice, WebConnectSimulator
-from tests.harness import Collector, unique
+from tests.harness import Collector, run_collector, unique
 from tests.servers import VictoriaMetrics
 
 pytestmark = pytest.mark.servers
@@ -374,3 +374,59 @@ CAUSES = {
     ("senec-cloud", "error"): "HTTP 500",
     ("senec-cloud", "silent"): "no answer from http://127.0.0.1",
 }
+
+
+def test_the_backfill_command_fills_the_history_before_the_first_reading_once(
+    victoria: VictoriaMetrics, tmp_path: Path
+) -> None:
+    """`collector backfill --from` after installing: the days before what the collector has,
+    one line per day (no terminal), exactly the device's records, nothing twice; again: nothing
+    to do; beside a running collector: it says so and does nothing."""
+    measurement = unique("M")
+    with logging_device("sma", tmp_path, measurement) as device:
+        settings = {
+            **device.settings,
+            **database(victoria),
+            "DATA_DIR": str(tmp_path / "data"),
+            "BACKFILL_DAYS": "0.25",
+            "TZ": "UTC",
+        }
+        daemon = Collector(tmp_path / "daemon", settings)
+        daemon.wait_for(
+            lambda: any(e.get("gap_filled") for e in daemon.named("backfilled")),
+            timeout=60,
+            what="the first start's six hours",
+        )
+        first = min(seconds_of(event) for event in daemon.named("reading"))
+        beside = run_collector(tmp_path, settings, "backfill", "--from", "2026-01-01")
+        assert daemon.stop() == 0
+        assert beside.returncode == 2
+        assert "another collector (process" in beside.stderr
+        assert "docker compose stop collector" in beside.stderr
+
+        since = first - 6 * 3600
+        day = datetime.fromtimestamp(since, UTC).date() - timedelta(days=1)
+        result = run_collector(
+            tmp_path, settings, "backfill", "--from", day.isoformat(), timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        again = run_collector(tmp_path, settings, "backfill", "--from", day.isoformat())
+    assert again.returncode == 0, again.stderr
+
+    lines = result.stdout.splitlines()
+    days = [line for line in lines if line.startswith("sma/3010538116 ")]
+    assert len(days) in (2, 3), result.stdout  # the day before since's day, and that day
+    assert days[0].startswith(f"sma/3010538116 {day.isoformat()}: 288 points")
+    start = int(datetime.combine(day, datetime.min.time(), UTC).timestamp())
+    expected = device.logged(start, int(since))["energy_total"]
+    assert lines[-1] == (f"backfilled {len(expected)} points of 1 series (all delivered)"), (
+        result.stdout
+    )
+    samples = victoria.samples(measurement)["energy_total"]
+    stamps = [stamp for stamp, _ in samples]
+    assert len(stamps) == len(set(stamps)), "a point was written twice"
+    assert_same({s: v for s, v in samples if s < since}, expected, "before the first start")
+    assert again.stdout.splitlines() == [
+        f"sma/3010538116: already whole from {day.isoformat()}T00:00:00Z on"
+    ]
+    assert len(victoria.samples(measurement)["energy_total"]) == len(samples)

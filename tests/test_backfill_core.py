@@ -4,6 +4,7 @@ readings open, and the turns a log request takes with the live poll."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +166,7 @@ def test_a_series_first_reading_opens_a_gap_of_backfill_days_before_it(
     fill.seen(live(BASE + 1, 100))
     gaps = fill.marks.get("sma/3010538116").gaps
     assert gaps == [Gap(BASE - 2 * DAY, BASE, {}, {"energy_total": 100.0})]
+    assert fill.marks.get("sma/3010538116").since == BASE - 2 * DAY
 
 
 def test_a_reading_after_more_than_a_step_opens_a_gap_from_the_one_before(
@@ -192,7 +194,9 @@ def test_no_gap_reaches_back_further_than_backfill_days_and_zero_opens_none(
     assert [(gap.start, gap.end) for gap in mark.gaps] == [(BASE - DAY, BASE)]
     off = filler(tmp_path / "off", days=0)
     off.seen(live(BASE, 100))
+    off.seen(live(BASE + 3600, 200))
     assert off.marks.get("sma/3010538116").gaps == []
+    assert off.marks.get("sma/3010538116").since == BASE  # kept for `collector backfill`
 
 
 def test_a_poll_cancels_a_log_request_and_waits_only_for_its_cancellation() -> None:
@@ -226,7 +230,7 @@ def test_the_marks_file_is_json_a_person_can_read(tmp_path: Path) -> None:
     marks.get("sma").last = BASE
     marks.save()
     assert json.loads((tmp_path / "backfill.json").read_text()) == {
-        "sma": {"last": BASE, "counters": {}, "gaps": []}
+        "sma": {"last": BASE, "counters": {}, "gaps": [], "since": None}
     }
 
 
@@ -245,3 +249,45 @@ def test_every_kind_with_a_log_is_a_device_log_to_the_core() -> None:
         assert not missing, (kind.__name__, missing)
         assert kind.log_span % kind.log_step == 0
     assert isinstance(SmaSource(("127.0.0.1", 9522), "0000", 7), DeviceLog)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_backfill_command_draws_a_bar_on_a_terminal_and_lines_otherwise() -> None:
+    from datetime import date
+
+    from collector.backfill_command import Progress
+
+    screen_ = Terminal()
+    bar = Progress(screen_, 2)
+    bar.day("sma/1", date(2026, 12, 1), 288, 0)
+    bar.day("sma/1", date(2026, 12, 2), 287, 1)
+    drawn = screen_.getvalue()
+    assert drawn.count("\r") == 2
+    assert "[" + "#" * 15 + "." * 15 + "] 1/2 days  sma/1 2026-12-01: 288 points" in drawn
+    assert drawn.endswith("] 2/2 days  sma/1 2026-12-02: 287 points, 1 left out   \n")
+    plain = io.StringIO()
+    lines = Progress(plain, 2)
+    lines.day("sma/1", date(2026, 12, 1), 288, 0)
+    lines.failed("sma/1", date(2026, 12, 2), "no answer")
+    assert plain.getvalue() == (
+        "sma/1 2026-12-01: 288 points\nsma/1 2026-12-02: not read: no answer\n"
+    )
+
+
+def test_the_backfill_commands_days_are_local_days_cut_to_the_range() -> None:
+    from zoneinfo import ZoneInfo
+
+    from collector.backfill_command import days_between
+
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 10, 24, 12, 0, tzinfo=berlin).timestamp()
+    end = datetime(2026, 10, 26, 6, 0, tzinfo=berlin).timestamp()
+    days = days_between(start, end, berlin)
+    assert [day.isoformat() for day, _, _ in days] == ["2026-10-24", "2026-10-25", "2026-10-26"]
+    assert days[0][1] == start
+    assert days[1][2] - days[1][1] == 25 * 3600  # the day the clocks go back
+    assert days[2][2] == end
