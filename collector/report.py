@@ -3,8 +3,13 @@
 It asks InfluxDB (InfluxQL over /query, which 1.x and 2.x both answer) for the house fields of
 one measurement, the ones every kind with a house view writes under the same names, and draws
 them with matplotlib: the power flow through the day (sources above zero, uses below) with the
-battery's charge, and the day's energies with autarky and self-consumption. The figures are the
-dashboard's: the same integrals over the same fields.
+battery's charge, and the day's energies with autarky and self-consumption.
+
+The energies are the readings' trapezoids, window by 5-minute window; where the collector was
+away and the device's log filled the gap (backfill's `<measurement>_ENERGY`), the log's energy
+of those windows. Two readings more than ten minutes apart are a gap, never a straight line.
+The dashboard's "Energy per day" counts the same way, with each window's mean power instead of
+its trapezoids (InfluxQL has no trapezoids that stop at a gap).
 
 matplotlib is an optional extra (`pip install 'energy-collector[report]'`); the image leaves it
 out. Run it where Python is, against InfluxDB's published port.
@@ -13,6 +18,8 @@ out. Run it where Python is, against InfluxDB's published port.
 from __future__ import annotations
 
 import importlib.util
+import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
@@ -23,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from collector.config import InfluxSettings
+from collector.house_fields import ENERGY_SUFFIX
 
 # The normalised fields of a house view (names every kind shares), with their labels and colours
 # (the dashboard's). Energy is the integral of the power over the day.
@@ -40,6 +48,17 @@ USES: Series = (
 CHARGE = "bat_fuel_charge"
 HOUSE_FIELDS = tuple(name for name, _, _ in SOURCES + USES)
 STEP = "5m"  # the power curve's resolution
+# The log's interval energies of each power field (backfill's `<measurement>_ENERGY`)
+LOG_FIELDS = {
+    "inverter_power": "inverter_energy",
+    "house_power": "house_energy",
+    "grid_power_plus": "grid_import_energy",
+    "grid_power_minus": "grid_export_energy",
+    "bat_power_plus": "bat_charge_energy",
+    "bat_power_minus": "bat_discharge_energy",
+}
+LOG_WINDOW = 300  # seconds: the log's intervals (SENEC's cloud: five minutes)
+MAX_BRIDGE = 600.0  # seconds between two readings beyond which they are a gap
 
 
 class ReportError(Exception):
@@ -156,15 +175,14 @@ class InfluxQL:
 
 def read_day(influx: InfluxQL, measurement: str, day: date, zone: tzinfo) -> Day:
     start, end = day_bounds(day, zone)
-    where = (
-        f'FROM "{_quoted(measurement)}" WHERE time >= {int(start.timestamp())}s '
-        f"AND time < {int(end.timestamp())}s"
-    )
+    span = f"WHERE time >= {int(start.timestamp())}s AND time < {int(end.timestamp())}s"
+    where = f'FROM "{_quoted(measurement)}" {span}'
     means = ", ".join(f'mean("{name}") AS "{name}"' for name in (*HOUSE_FIELDS, CHARGE))
     curve = influx.series(f"SELECT {means} {where} GROUP BY time({STEP}) fill(null)")
-    integrals = ", ".join(f'integral("{name}", 1h) / 1000 AS "{name}"' for name in HOUSE_FIELDS)
-    totals = influx.series(f"SELECT {integrals} {where}")
-    if not curve or not totals:
+    fields = ", ".join(f'"{name}"' for name in HOUSE_FIELDS)
+    raw = influx.series(f"SELECT {fields} {where}")
+    logged = influx.series(f'SELECT * FROM "{_quoted(measurement + ENERGY_SUFFIX)}" {span}')
+    if not curve or not raw:
         raise ReportError(
             f"no readings in {measurement!r} on {day.isoformat()} ({start:%Y-%m-%d %H:%M} to "
             f"{end:%Y-%m-%d %H:%M} UTC): check the measurement (--measurement) and the day"
@@ -173,10 +191,7 @@ def read_day(influx: InfluxQL, measurement: str, day: date, zone: tzinfo) -> Day
     # steps without a reading are left out, not drawn as zero (a gap is a straight line)
     rows = [row for row in curve[0]["values"] if any(value is not None for value in row[1:])]
     power = {name: [row[columns.index(name)] for row in rows] for name in HOUSE_FIELDS}
-    energy_row = dict(zip(totals[0]["columns"], totals[0]["values"][0], strict=True))
-    energy = {
-        name: float(energy_row[name]) for name in HOUSE_FIELDS if energy_row.get(name) is not None
-    }
+    energy = day_energy(_points(raw), _points(logged))
     return Day(
         day=day,
         zone=zone,
@@ -186,6 +201,55 @@ def read_day(influx: InfluxQL, measurement: str, day: date, zone: tzinfo) -> Day
         charge=[row[columns.index(CHARGE)] for row in rows],
         energy=energy,
     )
+
+
+def _points(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of InfluxQL series as dicts (time in Unix seconds)."""
+    result = []
+    for item in series:
+        columns = item["columns"]
+        result += [dict(zip(columns, row, strict=True)) for row in item["values"]]
+    return result
+
+
+def day_energy(readings: list[dict[str, Any]], logged: list[dict[str, Any]]) -> dict[str, float]:
+    """Each house field's energy (kWh): for every 5-minute window the log's energy where it has
+    the window (backfill's `<measurement>_ENERGY`, written where the collector was away), else
+    the trapezoids of the power readings in it. Two readings more than MAX_BRIDGE apart are a
+    gap, not a straight line: what lies between counts only where the log has it."""
+    energy: dict[str, float] = {}
+    log_windows = {int(row["time"]) // LOG_WINDOW: row for row in logged}
+    for name in HOUSE_FIELDS:
+        samples = sorted(
+            (float(row["time"]), float(row[name])) for row in readings if row.get(name) is not None
+        )
+        if not samples:
+            continue
+        by_window: dict[int, float] = {}
+        for (t1, v1), (t2, v2) in itertools.pairwise(samples):
+            if t2 - t1 > MAX_BRIDGE:
+                continue
+            _spread_trapezoid(by_window, t1, v1, t2, v2)
+        wh = sum(area for window, area in by_window.items() if window not in log_windows)
+        field = LOG_FIELDS[name]
+        wh += sum(float(row[field]) for row in log_windows.values() if row.get(field) is not None)
+        energy[name] = wh / 1000
+    return energy
+
+
+def _spread_trapezoid(
+    by_window: dict[int, float], t1: float, v1: float, t2: float, v2: float
+) -> None:
+    """The area (Wh) between two readings, cut at the windows' edges (linear in between)."""
+    at, value = t1, v1
+    while at < t2:
+        edge = min((math.floor(at / LOG_WINDOW) + 1) * LOG_WINDOW, t2)
+        next_value = v1 + (v2 - v1) * (edge - t1) / (t2 - t1)
+        window = int(at // LOG_WINDOW)
+        by_window[window] = (
+            by_window.get(window, 0.0) + (value + next_value) / 2 * (edge - at) / 3600
+        )
+        at, value = edge, next_value
 
 
 def _quoted(name: str) -> str:

@@ -290,7 +290,7 @@ def test_the_dashboard_is_one_grafana_11_reads() -> None:
             assert "$timeFilter" in query, panel["title"]
             assert '"."' not in query
             assert "solar" not in query
-            assert re.search(r'FROM "\$\w+"', query), panel["title"]  # measurements by variable
+            assert re.search(r'FROM "\$(\w+|\{\w+\}\w*)"', query), panel["title"]  # by variable
     for item in variables().values():
         if item["type"] == "query":
             assert item["datasource"] == by_uid
@@ -308,7 +308,10 @@ def catalogue() -> dict[str, FieldSpec]:
 
 
 def fields_of(query: str) -> list[str]:
-    return re.findall(r'\w+\("(\w+)"', query)
+    """The fields a query reads (not the names its subquery gives its results)."""
+    inner = query.split("FROM (", 1)[1] if "FROM (SELECT" in query else ""
+    aliases = set(re.findall(r'AS "([^"]+)"', inner))
+    return [name for name in re.findall(r'\w+\("(\w+)"', query) if name not in aliases]
 
 
 def test_every_field_a_panel_names_is_in_a_catalogue_with_the_panels_unit() -> None:
@@ -323,10 +326,16 @@ def test_every_field_a_panel_names_is_in_a_catalogue_with_the_panels_unit() -> N
                 assert name in catalogue(), f"{panel['title']}: {name} is in no catalogue"
             field_units = {catalogue()[name].unit for name in names}
             where = f"{panel['title']}: {query}"
-            if unit == "kwatth":  # energy: power integrated over hours, or a counter's spread
-                integral = field_units == {"W"} and query.count(", 1h) / 1000") == len(names)
-                spread = field_units == {"Wh"} and query.count(") / 1000") == len(names)
-                assert integral or spread, where
+            if unit == "kwatth":  # energy: power over time, or Wh (a counter's rise, a log's sum)
+                power = field_units == {"W"} and all(
+                    f'integral("{name}", 1h) / 1000' in query or f'mean("{name}") / 12000' in query
+                    for name in names
+                )
+                energy = field_units == {"Wh"} and all(
+                    f'spread("{name}") / 1000' in query or f'sum("{name}") / 1000' in query
+                    for name in names
+                )
+                assert power or energy, where
             elif unit == "percent" and field_units == {"W"}:  # a share of two energies
                 assert query.startswith("SELECT 100 * (1 - integral("), where
             elif unit == "none":
@@ -395,13 +404,16 @@ def test_every_panel_query_answers_rows_from_the_whole_house(
     for panel in panels():
         for target in panel["targets"]:
             found = rows(influxdb1, house.database, grafana(target["query"]))
+            if "_ENERGY" in target["query"]:  # backfill's: the house had no gap to fill
+                assert not found
+                continue
             assert found, f"{panel['title']}: no rows for {grafana(target['query'])}"
             answered[panel["title"]] = len(found)
     print(f"{len(answered)} panels answered:", answered)
     assert len(answered) == len(panels())
 
     # the day's energies balance (what comes in goes somewhere), and the shares are shares
-    [daily] = next(p for p in panels() if p["title"] == "Energy per day")["targets"]
+    daily, _ = next(p for p in panels() if p["title"] == "Energy per day")["targets"]
     result = influxdb1.query(grafana(daily["query"]), house.database)["results"][0]
     [series] = result["series"]
     energy = {  # summed over the days the run touched (it may cross midnight)
@@ -457,6 +469,59 @@ def test_energy_today_is_the_counters_rise_since_midnight_also_without_a_day_cou
     result = influxdb1.query(grafana(target["query"]), database)["results"][0]
     shown = {series["tags"]["serial"]: series["values"][0][1] for series in result["series"]}
     assert shown == {"3016259999": 13441194 - 13435694, "1900123456": 4500 - 1200}
+
+
+def test_energy_per_day_counts_a_gap_from_the_log_and_never_as_a_straight_line(
+    influxdb1: InfluxDB1,
+) -> None:
+    """A day with two hours of readings, three hours of nothing, two hours of readings, and
+    the log's 5-minute energies of the windows in between (backfill's `<house>_ENERGY`): the
+    day is what the readings' windows held plus what the log holds; without the log the gap
+    counts nothing (InfluxDB's integral would draw a straight line across it)."""
+    [panel] = [p for p in panels() if p["title"] == "Energy per day"]
+    readings, log = panel["targets"]
+    database = "energy_gap"
+    influxdb1.create_database(database)
+    day = int(time.time()) // 86400 * 86400 - 86400  # yesterday, UTC
+    live = [
+        *range(day + 2 * 3600, day + 4 * 3600, 60),
+        *range(day + 7 * 3600, day + 9 * 3600, 60),
+    ]
+    logged = range(day + 4 * 3600 + 300, day + 7 * 3600 - 300, 300)  # windows wholly away
+    lines = [f"GAP inverter_power=1200i,house_power=300i {t}" for t in live]
+    lines += [f"GAP_ENERGY inverter_energy=90.5,house_energy=20.0 {t}" for t in logged]
+    response = httpx.post(
+        influxdb1.url + "/write",
+        params={"db": database, "precision": "s"},
+        content="\n".join(lines),
+    )
+    assert response.status_code == 204, response.text
+    grafana = Grafana(day, day + 86400 - 1, "2s", house="GAP", timezone="UTC")
+
+    def day_row(query: str) -> dict[str, float]:
+        result = influxdb1.query(grafana(query), database)["results"][0]
+        [series] = result["series"]
+        [row] = [r for r in series["values"] if any(v is not None for v in r[1:])]
+        return {c: v for c, v in zip(series["columns"], row, strict=True) if v is not None}
+
+    windows = len({t // 300 for t in live})  # each window with readings: 5 minutes' worth
+    from_readings = day_row(readings["query"])
+    assert from_readings["PV"] == pytest.approx(windows * 1200 / 12 / 1000)
+    assert from_readings["house"] == pytest.approx(windows * 300 / 12 / 1000)
+    from_log = day_row(log["query"])
+    assert from_log == {
+        "time": day,
+        "PV (log)": pytest.approx(len(logged) * 90.5 / 1000),
+        "house (log)": pytest.approx(len(logged) * 20.0 / 1000),
+    }
+    # the gap is no straight line: 4 h of readings, not the 7 h an integral would make
+    assert from_readings["PV"] == pytest.approx(4 * 1.2, rel=0.01)
+    stacking = {
+        o["matcher"]["options"]: o["properties"][0]["value"]["group"]
+        for o in panel["fieldConfig"]["overrides"]
+        if o["properties"][0]["id"] == "custom.stacking"
+    }
+    assert stacking["PV"] == stacking["PV (log)"] == "PV"
 
 
 def test_the_collectors_own_figures_tell_what_happened(house: House, influxdb1: InfluxDB1) -> None:

@@ -61,6 +61,7 @@ class Panel:
     max: float | None = None
     text_mode: str = "auto"
     time_from: str | None = None  # Grafana's "relative time": "now/d" is today so far
+    stack: dict[str, str] = field(default_factory=dict)  # series name -> its stacking group
 
 
 def ok_mapping() -> list[dict[str, Any]]:
@@ -353,20 +354,27 @@ def sma_rows() -> list[tuple[str, list[Panel]]]:
 
 def energy_rows() -> list[tuple[str, list[Panel]]]:
     h = 'FROM "$house"'
-
-    def kwh(name: str, alias: str) -> str:
-        return f'integral("{name}", 1h) / 1000 AS "{alias}"'
-
-    daily = ", ".join(
-        kwh(name, alias)
-        for name, alias in (
-            ("inverter_power", "PV"),
-            ("house_power", "house"),
-            ("grid_power_plus", "grid import"),
-            ("grid_power_minus", "grid export"),
-            ("bat_power_plus", "battery in"),
-            ("bat_power_minus", "battery out"),
-        )
+    flows = (
+        ("inverter_power", "inverter_energy", "PV"),
+        ("house_power", "house_energy", "house"),
+        ("grid_power_plus", "grid_import_energy", "grid import"),
+        ("grid_power_minus", "grid_export_energy", "grid export"),
+        ("bat_power_plus", "bat_charge_energy", "battery in"),
+        ("bat_power_minus", "bat_discharge_energy", "battery out"),
+    )
+    # Where there are readings, each 5-minute window's mean power for its 5 minutes (W / 12 is
+    # Wh); where there are none (the collector was away), nothing, not a straight line; the
+    # log's energies of those windows (backfill, `<measurement>_ENERGY`) are stacked on top.
+    windows = ", ".join(f'mean("{power}") / 12000 AS "{alias}"' for power, _, alias in flows)
+    from_readings = (
+        "SELECT "
+        + ", ".join(f'sum("{alias}") AS "{alias}"' for _, _, alias in flows)
+        + f" FROM (SELECT {windows} {h} {TIME} GROUP BY time(5m) fill(none)) {TIME}"
+    )
+    from_log = (
+        "SELECT "
+        + ", ".join(f'sum("{energy}") / 1000 AS "{alias} (log)"' for _, energy, alias in flows)
+        + f' FROM "${{house}}_ENERGY" {TIME}'
     )
     autarky = (
         'SELECT 100 * (1 - integral("grid_power_plus", 1h) / integral("house_power", 1h)) '
@@ -377,27 +385,37 @@ def energy_rows() -> list[tuple[str, list[Panel]]]:
         f'AS "self-consumption" {h} {TIME}'
     )
     per_day = "GROUP BY time(1d) tz('$timezone')"
+    colours = {
+        "PV": PV,
+        "house": HOUSE,
+        "grid import": IMPORT,
+        "grid export": EXPORT,
+        "battery in": BATTERY,
+        "battery out": BATTERY_OUT,
+    }
     panels = [
         Panel(
             "timeseries",
             "Energy per day",
-            [Target(f"SELECT {daily} {h} {TIME} {per_day}", "$col")],
+            [
+                Target(f"{from_readings} {per_day}", "$col"),
+                Target(f"{from_log} {per_day}", "$col"),
+            ],
             "kwatth",
             12,
             9,
-            colors={
-                "PV": PV,
-                "house": HOUSE,
-                "grid import": IMPORT,
-                "grid export": EXPORT,
-                "battery in": BATTERY,
-                "battery out": BATTERY_OUT,
-            },
+            colors={**colours, **{f"{name} (log)": colour for name, colour in colours.items()}},
             bars=True,
             decimals=1,
             no_value="no SENEC data",
-            description="From the power readings (the integral over each day, in the time "
-            "zone set above), so a gap in the readings is a gap in the energy too.",
+            description="Per day, in the time zone set above: where there are power readings, "
+            "each 5-minute window's mean power for its 5 minutes; where the collector was away, "
+            "the energies SENEC's cloud logged for those windows (backfill, the measurement "
+            "<house>_ENERGY), stacked on top as '(log)'. A gap with neither stays a gap.",
+            stack={
+                **{name: name for name in colours},
+                **{f"{name} (log)": name for name in colours},
+            },
         ),
         Panel(
             "timeseries",
@@ -718,6 +736,13 @@ def panel_json(panel: Panel, ident: int, x: int, y: int) -> dict[str, Any]:
             "properties": [{"id": "custom.transform", "value": "negative-Y"}],
         }
         for name in panel.negative
+    ]
+    overrides += [
+        {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "custom.stacking", "value": {"mode": "normal", "group": group}}],
+        }
+        for name, group in panel.stack.items()
     ]
     options: dict[str, Any]
     if panel.kind == "stat":
