@@ -88,7 +88,6 @@ class SenecCloudSource:
         )
         self.system: System | None = None
         self._known_ids: tuple[str, ...] = ()  # the account's systems
-        self.unchanged = 0  # polls whose dashboard had not moved on
         self._last_stamp: int | None = None
         self._stale = False
         self._problems: tuple[str, ...] = ()
@@ -119,8 +118,7 @@ class SenecCloudSource:
         )
         stamp = timestamp_of(dashboard)
         self._check_stale(stamp)
-        if stamp == self._last_stamp:
-            self.unchanged += 1
+        if stamp == self._last_stamp:  # not moved on: the poll loop counts it as unchanged
             return None
         wallboxes = None
         if system.wallbox_ids:
