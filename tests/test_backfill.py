@@ -432,3 +432,44 @@ def test_the_backfill_command_fills_the_history_before_the_first_reading_once(
         f"sma/3010538116: already whole from {day.isoformat()}T00:00:00Z on"
     ]
     assert len(victoria.samples(measurement)["energy_total"]) == len(samples)
+
+
+def test_webconnect_with_a_meter_fills_the_meters_daily_counters_too(
+    victoria: VictoriaMetrics, tmp_path: Path
+) -> None:
+    """The meter's daily feed-in and draw counters (keys 28752, 28768) at each UTC midnight of
+    the gap, in the inverter's series beside the yield, exactly as the device logged them."""
+    inverter = SmaInverter(3010538116, seed=2, meter=True)
+    simulator = WebConnectSimulator(WebConnectDevice(inverter)).start()
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(simulator.ca_pem or b"")
+    measurement = unique("M")
+    try:
+        collector = Collector(
+            tmp_path / "c",
+            {
+                "SMA_WEBCONNECT_URL": simulator.url,
+                "SMA_WEBCONNECT_PASSWORD": "0000",
+                "SMA_WEBCONNECT_INTERVAL": "1",
+                "SMA_WEBCONNECT_CA_FILE": str(ca_file),
+                "SMA_WEBCONNECT_MEASUREMENT": measurement,
+                **database(victoria),
+                "BACKFILL_DAYS": "2",
+            },
+        )
+        collector.wait_for(
+            lambda: any(e.get("gap_filled") for e in collector.named("backfilled")),
+            timeout=60,
+            what="two days filled",
+        )
+        assert collector.stop() == 0
+    finally:
+        simulator.stop()
+    first = min(seconds_of(event) for event in collector.named("reading"))
+    midnights = [t for t in range(first - 2 * 86400, first) if t % 86400 == 0]
+    assert len(midnights) == 2
+    samples = victoria.samples(measurement)
+    for field, side in (("grid_energy_plus", 0), ("grid_energy_minus", 1)):
+        logged = {stamp: value for stamp, value in samples[field] if stamp < first}
+        assert logged == {t: float(inverter.meter_counters(t)[side]) for t in midnights}, field
+    assert len([s for s, _ in samples["energy_total"] if s < first]) == 2 * 288

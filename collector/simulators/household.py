@@ -177,6 +177,7 @@ class EnergyLog:
         self.origin = begin - begin % LOG_STEP
         self._soc = household.soc
         self._intervals: list[dict[str, float]] = []
+        self._sums: dict[str, list[float]] = {}  # name -> sum of the first k intervals
 
     def _grow(self, index: int) -> None:
         household = self.household
@@ -205,6 +206,17 @@ class EnergyLog:
                 charge += self._soc
             wh["soc"] = charge / (LOG_STEP // 60)
             self._intervals.append(wh)
+
+    def total(self, name: str, second: int) -> float:
+        """The sum of one energy (Wh) over the intervals that are over at `second`."""
+        index = (second - self.origin) // LOG_STEP  # the intervals before this one are over
+        if index <= 0:
+            return 0.0
+        self._grow(index - 1)
+        sums = self._sums.setdefault(name, [0.0])
+        while len(sums) <= index:
+            sums.append(sums[-1] + self._intervals[len(sums) - 1][name])
+        return sums[index]
 
     def intervals(self, start: int, end: int) -> list[tuple[int, dict[str, float]]]:
         """(interval start, values) of the intervals that begin in [start, end) and are over."""

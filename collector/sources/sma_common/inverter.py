@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from collector.simulators.household import Household
+from collector.simulators.household import EnergyLog, Household
 from collector.sources.sma_common import records
 from collector.sources.sma_common.frame import Address
 from collector.sources.sma_common.records import Record, record_code
@@ -146,18 +146,15 @@ class SimulatedInverter:
         self.version = version
         self.faults = SmaFaults()
         self.yield_log = YieldLog(self.household, 10_000_000 + seed * 123_457)
-        self._grid_counters = [5_000_000.0 + seed * 1234.0, 3_000_000.0 + seed * 4321.0]
-        self._last_time: int | None = None
+        # an energy meter's counters: the household's energy log, grown every five minutes
+        self.meter_log = EnergyLog(self.household) if meter else None
+        self._meter_start = (5_000_000.0 + seed * 1234.0, 3_000_000.0 + seed * 4321.0)
 
     # --- the household, in SMA units ---------------------------------------------------------
 
     def snapshot(self, wall: float | None = None) -> InverterMoment:
         home = self.household.snapshot(wall)
         ac = home.pv * 0.97
-        if self._last_time is not None and home.time > self._last_time:
-            hours = (home.time - self._last_time) / 3600.0
-            self._grid_counters[0 if home.grid > 0 else 1] += abs(home.grid) * hours
-        self._last_time = home.time
         local = home.time + home.utc_offset_min * 60
         midnight = home.time - local % 86400
         energy_total = self.yield_log.at(home.time)
@@ -184,8 +181,19 @@ class SimulatedInverter:
             bat_temperature=round((22.0 + abs(home.battery) / 500.0) * 10),
             grid=round(home.grid),
             house=round(home.house),
-            grid_import=round(self._grid_counters[0]),
-            grid_export=round(self._grid_counters[1]),
+            grid_import=self.meter_counters(home.time)[0],
+            grid_export=self.meter_counters(home.time)[1],
+        )
+
+    def meter_counters(self, second: int) -> tuple[int, int]:
+        """The energy meter's import and export counters (Wh) at a simulated second (0 without
+        a meter)."""
+        if self.meter_log is None:
+            return 0, 0
+        start_import, start_export = self._meter_start
+        return (
+            round(start_import + self.meter_log.total("grid_import", second)),
+            round(start_export + self.meter_log.total("grid_export", second)),
         )
 
     def records_for(self, query: Query, snap: InverterMoment) -> list[Record]:

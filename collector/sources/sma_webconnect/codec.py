@@ -60,6 +60,9 @@ class ErrorAnswer(CodecError):
 # 5 minutes, and once a day.
 LOG_YIELD_5MIN = 28672
 LOG_YIELD_DAILY = 28704
+# An energy meter's counters once a day (sma.md §7: "28752/28768 grid feed/draw daily"): the
+# fields they are written to, if they are counters as the daily yield's records are
+LOG_GRID_DAILY = {28752: "grid_energy_minus", 28768: "grid_energy_plus"}
 
 
 def log_records(reply: Any) -> list[tuple[int, int]]:

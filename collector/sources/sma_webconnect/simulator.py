@@ -37,6 +37,7 @@ from collector.sources.sma_common.registers import QUERIES
 
 DEVICE_UID = "0199-B3376BC5"
 LOG_YIELD_5MIN, LOG_YIELD_DAILY = 28672, 28704  # getLogger.json's keys of the yield log
+LOG_GRID_DAILY = {28752: 1, 28768: 0}  # the meter's feed-in (export) and draw (import), daily
 LOG_ERROR = 500  # what a log request is answered with under faults.log == "error"
 LOG_SILENCE = 10.0  # seconds a log request waits for its answer under faults.log == "silent"
 
@@ -212,6 +213,9 @@ class WebConnectDevice:
         records = inverter.yield_log.records(start, end)
         if key == LOG_YIELD_DAILY:
             records = [(t, wh) for t, wh in records if t % 86400 == 0]
+        elif key in LOG_GRID_DAILY and inverter.meter:
+            side = LOG_GRID_DAILY[key]
+            records = [(t, inverter.meter_counters(t)[side]) for t, _ in records if t % 86400 == 0]
         elif key != LOG_YIELD_5MIN:
             records = []
         uid = _device_of(self.replay)[0] if self.replay else DEVICE_UID

@@ -19,13 +19,14 @@ import httpx
 from collector.errors import DeviceUnreachable, ProtocolError
 from collector.http import tls_note
 from collector.logging import get_logger
-from collector.reading import Reading
+from collector.reading import FieldValue, Reading
 from collector.sources.sma_common import InverterSilent, SerialTag, reading_summary
 from collector.sources.sma_common.records import version_text
 from collector.sources.sma_common.registers import DEVICE_CLASSES, REGISTERS
 from collector.sources.sma_webconnect.client import WebConnectClient
 from collector.sources.sma_webconnect.codec import (
     EXTRA,
+    LOG_GRID_DAILY,
     LOG_YIELD_5MIN,
     ErrorAnswer,
     ReplyError,
@@ -74,6 +75,7 @@ class SmaWebConnectSource:
         )
         self.keys: list[str] | None = None  # learned at the first session
         self.serial: str | None = None
+        self._metered = False
         self._log = get_logger(source=name)
 
     def describe(self) -> str:
@@ -96,6 +98,7 @@ class SmaWebConnectSource:
                 raise
             raise InverterSilent(f"{exc} (asleep for the night, or unreachable)") from None
         fields = fields_from(await self._entries(reply, "getValues.json"))
+        self._metered = "grid_energy_plus" in fields  # its meter's log is asked too
         if "ac_power" not in fields:
             raise ProtocolError("the inverter's answer has no AC power")
         fields["response_duration"] = round((time.monotonic() - started) * 1000)
@@ -153,28 +156,37 @@ class SmaWebConnectSource:
     async def read_log(
         self, series: Mapping[str, str], start: datetime, end: datetime
     ) -> list[Reading]:
+        """The 5-minute yield as `energy_total`; with an energy meter also its daily counters
+        as `grid_energy_minus` (feed-in) and `grid_energy_plus` (draw), one reading per time."""
+        keys = {LOG_YIELD_5MIN: "energy_total"}
+        if self._metered:
+            keys.update(LOG_GRID_DAILY)
+        by_time: dict[int, dict[str, FieldValue]] = {}
+        for key, field in keys.items():
+            for stamp, wh in await self._log_of(key, start, end):
+                by_time.setdefault(stamp, {})[field] = wh
+        measurement, tags = self.settings.measurement, dict(series)
+        return [
+            Reading(datetime.fromtimestamp(stamp, UTC), measurement, fields, tags)
+            for stamp, fields in sorted(by_time.items())
+        ]
+
+    async def _log_of(self, key: int, start: datetime, end: datetime) -> list[tuple[int, int]]:
         body = {
             "destDev": [],
-            "key": LOG_YIELD_5MIN,
+            "key": key,
             "tStart": int(start.timestamp()),
             "tEnd": int(end.timestamp()) - 1,
         }
         reply = await self.client.read("getLogger.json", body)
         try:
-            records = log_records(reply)
+            return log_records(reply)
         except ErrorAnswer as exc:
             raise ProtocolError(
-                f"the inverter answered getLogger.json with err {exc.code}"
+                f"the inverter answered getLogger.json (key {key}) with err {exc.code}"
             ) from None
         except ReplyError as exc:
-            raise ProtocolError(f"getLogger.json: {exc}") from None
-        measurement = self.settings.measurement
-        return [
-            Reading(
-                datetime.fromtimestamp(stamp, UTC), measurement, {"energy_total": wh}, dict(series)
-            )
-            for stamp, wh in records
-        ]
+            raise ProtocolError(f"getLogger.json (key {key}): {exc}") from None
 
 
 def _first(entry: Any) -> Any:
