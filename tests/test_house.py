@@ -32,6 +32,7 @@ from collector.sources.senec.simulator import SenecDevice, SenecSimulator
 from collector.sources.senec_cloud.simulator import SenecCloudSimulator
 from collector.sources.sma.simulator import SmaInverter, SmaSimulator
 from collector.sources.sma_em.simulator import Meter, MeterSender
+from tests.gap_day import write_gap_day
 from tests.harness import ROOT, Collector, run_collector, toml_file, unique
 from tests.servers import InfluxDB1, free_port
 
@@ -481,21 +482,8 @@ def test_energy_per_day_counts_a_gap_from_the_log_and_never_as_a_straight_line(
     [panel] = [p for p in panels() if p["title"] == "Energy per day"]
     readings, log = panel["targets"]
     database = "energy_gap"
-    influxdb1.create_database(database)
-    day = int(time.time()) // 86400 * 86400 - 86400  # yesterday, UTC
-    live = [
-        *range(day + 2 * 3600, day + 4 * 3600, 60),
-        *range(day + 7 * 3600, day + 9 * 3600, 60),
-    ]
-    logged = range(day + 4 * 3600 + 300, day + 7 * 3600 - 300, 300)  # windows wholly away
-    lines = [f"GAP inverter_power=1200i,house_power=300i {t}" for t in live]
-    lines += [f"GAP_ENERGY inverter_energy=90.5,house_energy=20.0 {t}" for t in logged]
-    response = httpx.post(
-        influxdb1.url + "/write",
-        params={"db": database, "precision": "s"},
-        content="\n".join(lines),
-    )
-    assert response.status_code == 204, response.text
+    gap = write_gap_day(influxdb1, database)
+    day, live, logged = gap.day, gap.live, gap.logged
     grafana = Grafana(day, day + 86400 - 1, "2s", house="GAP", timezone="UTC")
 
     def day_row(query: str) -> dict[str, float]:

@@ -4,14 +4,13 @@ collector was away, and a gap never drawn as a straight line; with the real Infl
 from __future__ import annotations
 
 import re
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from collector.report import day_energy
+from tests.gap_day import write_gap_day
 from tests.harness import run_collector
 from tests.servers import InfluxDB1
 
@@ -57,20 +56,10 @@ def test_the_report_of_a_day_with_a_gap_counts_the_log(
     influxdb1: InfluxDB1, tmp_path: Path
 ) -> None:
     database = "report_gap"
-    influxdb1.create_database(database)
-    day = int(time.time()) // 86400 * 86400 - 86400
-    live = [*range(day + 2 * 3600, day + 4 * 3600, 60), *range(day + 7 * 3600, day + 9 * 3600, 60)]
-    logged = range(day + 4 * 3600 + 300, day + 7 * 3600 - 300, 300)
-    lines = [f"GAP inverter_power=1200i,house_power=300i {t}" for t in live]
-    lines += [f"GAP_ENERGY inverter_energy=90.5,house_energy=20.0 {t}" for t in logged]
-    response = httpx.post(
-        influxdb1.url + "/write",
-        params={"db": database, "precision": "s"},
-        content="\n".join(lines),
-    )
-    assert response.status_code == 204, response.text
+    gap = write_gap_day(influxdb1, database)
+    assert len(gap.logged) == 34
     env = {"INFLUX_API": "v1", "INFLUX_URL": influxdb1.url, "INFLUX_BUCKET": database}
-    date = datetime.fromtimestamp(day, UTC).date().isoformat()
+    date = datetime.fromtimestamp(gap.day, UTC).date().isoformat()
     out = tmp_path / "day.png"
     result = run_collector(
         tmp_path,

@@ -321,15 +321,16 @@ def energy_intervals(answer: Any) -> tuple[list[Interval], list[str]]:
     return intervals, problems
 
 
-def _moment(text: Any) -> int:
+def _moment(text: Any, what: str = "the time") -> int:
+    """An ISO 8601 time with its zone as Unix seconds; ProtocolError naming `what` if not."""
     if not isinstance(text, str):
-        raise ProtocolError(f"a time that is no text: {text!r}")
+        raise ProtocolError(f"{what} is no text: {text!r}")
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ProtocolError(f"{text!r} is no time") from None
+        raise ProtocolError(f"{what} {text!r} is no time") from None
     if moment.tzinfo is None:
-        raise ProtocolError(f"the time {text!r} has no time zone")
+        raise ProtocolError(f"{what} {text!r} has no time zone")
     return int(moment.timestamp())
 
 
@@ -338,13 +339,7 @@ def timestamp_of(dashboard: Any) -> int:
     text = dashboard.get("timestamp") if isinstance(dashboard, dict) else None
     if not isinstance(text, str):
         raise ProtocolError("SENEC's dashboard has no timestamp")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ProtocolError(f"SENEC's dashboard timestamp {text!r} is no time") from None
-    if moment.tzinfo is None:
-        raise ProtocolError(f"SENEC's dashboard timestamp {text!r} has no time zone")
-    return int(moment.timestamp())
+    return _moment(text, "SENEC's dashboard timestamp")
 
 
 def _number(data: Any, *path: str) -> float | None:

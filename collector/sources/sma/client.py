@@ -25,6 +25,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from collector.errors import AuthError, DeviceUnreachable, ProtocolError
 from collector.sources.sma import codec
@@ -36,6 +37,7 @@ from collector.sources.sma_common.registers import Query
 Target = tuple[str, int]  # (host, UDP port): an IP address or a name
 RESOLVE_FOR = 300.0  # seconds a host name's address is used before it is looked up again
 Builder = Callable[[int], InverterPacket]  # packet id -> request
+T = TypeVar("T")
 
 
 class WrongPassword(AuthError):
@@ -232,42 +234,18 @@ class SpeedwireClient:
             device,
             lambda pid: codec.archive_query(device, self.me, pid, command, start, end),
         )
-        error = replies[0].error
-        if error == codec.ReplyCode.NOT_AUTHENTICATED:
-            raise SessionLost(f"{target[0]}: the session is gone (error 0x0017)")
-        if error == codec.ReplyCode.NOT_AVAILABLE:
+        if not _answered(target, replies, f"the log query 0x{command:08x}"):
             return []
-        if error != codec.ReplyCode.OK:
-            raise ProtocolError(
-                f"{target[0]} answered the log query 0x{command:08x} with error 0x{error:04x}"
-            )
-        records: list[codec.YieldRecord] = []
-        try:
-            for reply in replies:
-                records.extend(codec.yield_records(reply))
-        except frame.SpeedwireError as exc:
-            raise ProtocolError(f"{target[0]}: {exc}") from None
-        return records
+        return _decoded(target, replies, codec.yield_records)
 
     def _builder(self, device: Address, query: Query) -> Builder:
         return lambda pid: codec.query(device, self.me, pid, query.command, query.first, query.last)
 
     @staticmethod
     def _records(target: Target, query: Query, replies: list[InverterPacket]) -> list[Record]:
-        error = replies[0].error
-        if error == codec.ReplyCode.NOT_AUTHENTICATED:
-            raise SessionLost(f"{target[0]}: the session is gone (error 0x0017)")
-        if error == codec.ReplyCode.NOT_AVAILABLE:
+        if not _answered(target, replies, f"query {query.name}"):
             return []
-        if error != codec.ReplyCode.OK:
-            raise ProtocolError(f"{target[0]} answered query {query.name} with error 0x{error:04x}")
-        records: list[Record] = []
-        try:
-            for reply in replies:
-                records.extend(codec.records(reply))
-        except frame.SpeedwireError as exc:
-            raise ProtocolError(f"{target[0]}: {exc}") from None
-        return records
+        return _decoded(target, replies, codec.records)
 
     async def query_all(
         self, target: Target, device: Address, queries: list[Query], *, pipelined: bool = True
@@ -342,6 +320,32 @@ class SpeedwireClient:
             f"({self.retries + 1} attempts)"
         )
         return [unanswered if answer is None else answer for answer in answers]
+
+
+def _answered(target: Target, replies: list[InverterPacket], what: str) -> bool:
+    """Whether the device answered with values: False when it has none of them (error 21);
+    SessionLost when the session is gone (0x0017), ProtocolError for any other error."""
+    error = replies[0].error
+    if error == codec.ReplyCode.NOT_AUTHENTICATED:
+        raise SessionLost(f"{target[0]}: the session is gone (error 0x0017)")
+    if error == codec.ReplyCode.NOT_AVAILABLE:
+        return False
+    if error != codec.ReplyCode.OK:
+        raise ProtocolError(f"{target[0]} answered {what} with error 0x{error:04x}")
+    return True
+
+
+def _decoded(
+    target: Target, replies: list[InverterPacket], decode: Callable[[InverterPacket], list[T]]
+) -> list[T]:
+    """The items of every fragment of a reply; ProtocolError when one cannot be read."""
+    items: list[T] = []
+    try:
+        for reply in replies:
+            items.extend(decode(reply))
+    except frame.SpeedwireError as exc:
+        raise ProtocolError(f"{target[0]}: {exc}") from None
+    return items
 
 
 @functools.lru_cache(maxsize=256)

@@ -14,7 +14,7 @@ number" sentinels become None. What only a device sends (replies, records) is in
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from collector.sources.sma_common.frame import (
@@ -121,14 +121,10 @@ def query(
 def archive_query(
     destination: Address, source: Address, packet_id: int, command: int, start: int, end: int
 ) -> InverterPacket:
-    """A request for a log's records from `start` to `end` (Unix seconds, both included)."""
-    return InverterPacket(
-        destination=destination,
-        source=source,
-        command=command,
-        packet_id=packet_id | PACKET_ID_FLAG,
-        body=struct.pack("<II", start, end),
-        control=ARCHIVE_CONTROL,
+    """A request for a log's records from `start` to `end` (Unix seconds, both included): a
+    query whose register range is a time range, sent with SBFspot's control byte."""
+    return replace(
+        query(destination, source, packet_id, command, start, end), control=ARCHIVE_CONTROL
     )
 
 

@@ -26,6 +26,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from collector.simulators.household import Household
@@ -195,11 +196,21 @@ class SmaInverter(SimulatedInverter):
     def _fragments(self, packet: InverterPacket, records: list[Record]) -> list[InverterPacket]:
         parts = max(1, min(self.faults.fragments, len(records)))
         size = math.ceil(len(records) / parts)
-        chunks = [records[i : i + size] for i in range(0, len(records), size)]
+        return self._in_fragments(packet, records, size, builders.encode_records)
+
+    def _in_fragments(
+        self,
+        packet: InverterPacket,
+        items: list[Any],
+        size: int,
+        encode: Callable[[list[Any], int], bytes],
+    ) -> list[InverterPacket]:
+        """The reply to `packet` with `items` in fragments of `size`, counted down to 0."""
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
         replies = []
         index = 0
         for number, chunk in enumerate(chunks):
-            body = builders.encode_records(chunk, first_index=index)
+            body = encode(chunk, index)
             index += len(chunk)
             replies.append(
                 builders.reply_to(packet, self.address, body, fragment=len(chunks) - 1 - number)
@@ -223,19 +234,9 @@ class SmaInverter(SimulatedInverter):
                     packet, self.address, packet.body[:8], error=codec.ReplyCode.NOT_AVAILABLE
                 )
             ]
-        chunks = [
-            items[i : i + LOG_RECORDS_PER_PACKET]
-            for i in range(0, len(items), LOG_RECORDS_PER_PACKET)
-        ]
-        replies = []
-        index = 0
-        for number, chunk in enumerate(chunks):
-            body = builders.encode_yield_records(chunk, first_index=index)
-            index += len(chunk)
-            replies.append(
-                builders.reply_to(packet, self.address, body, fragment=len(chunks) - 1 - number)
-            )
-        return replies
+        return self._in_fragments(
+            packet, items, LOG_RECORDS_PER_PACKET, builders.encode_yield_records
+        )
 
     def _foreign_meter(self) -> bytes:
         return frame.encode_meter(frame.MeterPacket(Address(349, 1901429669), 12345, b""))
