@@ -369,7 +369,7 @@ def test_a_log_that_answers_with_an_error_or_not_at_all(
 CAUSES = {
     ("sma", "error"): "error 0x0002",
     ("sma", "silent"): "no answer from 127.0.0.1",
-    ("sma-webconnect", "error"): "getLogger.json with err 500",
+    ("sma-webconnect", "error"): "getLogger.json (key 28672) with err 500",
     ("sma-webconnect", "silent"): "no answer from https://127.0.0.1",
     ("sma-ennexos", "error"): "HTTP 500",
     ("sma-ennexos", "silent"): "no answer from https://127.0.0.1",
