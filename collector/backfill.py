@@ -427,17 +427,9 @@ class Filler:
                     retry = min(retry * 2, RETRY_MOST)
                     preempted = 0
                 continue
-            except SourceError as exc:
+            except Exception as exc:  # a SourceError, or a bug of the kind
                 preempted = 0
-                self._say_once(
-                    "failed",
-                    "backfill failed",
-                    error=str(exc),
-                    log=self.log.describe_log(),
-                    retry_in_s=round(retry),
-                    note="the live polling goes on; the log is asked again with growing pauses "
-                    "(said once, until it answers)",
-                )
+                self._failed(exc, retry)
                 await _either(stop, None, retry)
                 retry = min(retry * 2, RETRY_MOST)
                 continue
@@ -453,6 +445,26 @@ class Filler:
                 screened.kept, emit, functools.partial(self._done, key, mark, gap, end, screened)
             )
             await _either(stop, None, self.pause)
+
+    def _failed(self, exc: Exception, retry: float) -> None:
+        """A log request that failed: said once (a bug with its traceback); the live polling
+        goes on, the log is asked again after `retry` seconds."""
+        context: dict[str, Any] = {
+            "log": self.log.describe_log(),
+            "retry_in_s": round(retry),
+            "note": "the live polling goes on; the log is asked again with growing pauses "
+            "(said once, until it answers)",
+        }
+        if isinstance(exc, SourceError):
+            self._say_once("failed", "backfill failed", error=str(exc), **context)
+        else:
+            self._say_once(
+                "failed",
+                "backfill failed: a bug in the collector",
+                error=f"{type(exc).__name__}: {exc}",
+                exc_info=exc,
+                **context,
+            )
 
     def _done(self, key: str, mark: SeriesMark, gap: Gap, end: float, screened: Screened) -> None:
         """A request's readings are on disk: the gap shrinks, and the file says so."""

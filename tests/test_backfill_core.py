@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -291,3 +293,49 @@ def test_the_backfill_commands_days_are_local_days_cut_to_the_range() -> None:
     assert days[0][1] == start
     assert days[1][2] - days[1][1] == 25 * 3600  # the day the clocks go back
     assert days[2][2] == end
+
+
+class BrokenLog(ShortLog):
+    """A device log whose reading has a bug; it asks the filler to stop as it fails."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.asked = 0
+        self.stop = stop
+
+    async def read_log(self, series: object, start: datetime, end: datetime) -> list[Reading]:
+        self.asked += 1
+        self.stop.set()
+        raise KeyError("a bug")
+
+
+def test_a_bug_in_a_kinds_log_is_said_once_with_its_traceback_and_the_filler_goes_on(
+    tmp_path: Path,
+) -> None:
+    from structlog.testing import capture_logs
+
+    async def main() -> tuple[list[MutableMapping[str, Any]], int]:
+        stop = asyncio.Event()
+        log = BrokenLog(stop)
+        fill = Filler(
+            "sma",
+            log,
+            DeviceTurn(),
+            LogMarks.load(tmp_path / "backfill.json"),
+            catalogue=SMA_FIELDS,
+            series_tag="serial",
+            interval=1.0,
+            days=1,
+        )
+        fill.seen(live(BASE, 100))
+        with capture_logs() as logs:
+            # it ends when told to (the bug asks it), not because of the bug
+            await asyncio.wait_for(fill.run(lambda reading, done: None, stop), timeout=5)
+        return logs, log.asked
+
+    logs, asked = asyncio.run(main())
+    said = [entry for entry in logs if str(entry["event"]).startswith("backfill failed")]
+    assert asked == 1
+    assert [entry["event"] for entry in said] == ["backfill failed: a bug in the collector"]
+    assert said[0]["error"] == "KeyError: 'a bug'"
+    assert said[0]["retry_in_s"] == 60
+    assert isinstance(said[0]["exc_info"], KeyError)
