@@ -100,18 +100,19 @@ class Progress:
     def day(self, series: str, day: date, points: int, left_out: int) -> None:
         self.done += 1
         note = f", {left_out} left out" if left_out else ""
+        count = f"{points} point{'' if points == 1 else 's'}"
         if self.terminal:
             width = 30
             filled = round(width * self.done / self.total)
             bar = "#" * filled + "." * (width - filled)
             self.out.write(
                 f"\r[{bar}] {self.done}/{self.total} days  {series} {day.isoformat()}: "
-                f"{points} points{note}   "
+                f"{count}{note}   "
             )
             if self.done == self.total:
                 self.out.write("\n")
         else:
-            self.out.write(f"{series} {day.isoformat()}: {points} points{note}\n")
+            self.out.write(f"{series} {day.isoformat()}: {count}{note}\n")
         self.out.flush()
 
     def failed(self, series: str, day: date, error: str) -> None:

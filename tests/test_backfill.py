@@ -76,6 +76,7 @@ class LoggingDevice:
     interval: int
     settle: int  # seconds the log takes to settle
     step: int = LOG_STEP  # seconds between the log's records
+    inverter: SmaInverter | None = None  # the SMA kinds' simulated device
 
 
 def seconds_of(event: dict[str, Any]) -> int:
@@ -156,6 +157,7 @@ def logging_device(kind: str, tmp_path: Path, measurement: str) -> Iterator[Logg
             inverter.faults,
             interval=1,
             settle=0,
+            inverter=inverter,
         )
     finally:
         simulator.stop()
@@ -473,3 +475,44 @@ def test_webconnect_with_a_meter_fills_the_meters_daily_counters_too(
         logged = {stamp: value for stamp, value in samples[field] if stamp < first}
         assert logged == {t: float(inverter.meter_counters(t)[side]) for t in midnights}, field
     assert len([s for s, _ in samples["energy_total"] if s < first]) == 2 * 288
+
+
+def test_the_backfill_command_reads_the_daily_log_where_the_5_minute_log_ends(
+    victoria: VictoriaMetrics, tmp_path: Path
+) -> None:
+    """Days older than the inverter's 5-minute memory (two weeks in the simulator) come from its
+    daily log (0x70200200): the counter at each local midnight, one point a day."""
+    measurement = unique("M")
+    with logging_device("sma", tmp_path, measurement) as device:
+        settings = {
+            **device.settings,
+            **database(victoria),
+            "DATA_DIR": str(tmp_path / "data"),
+            "TZ": "UTC",
+        }
+        today = datetime.now(UTC).date()
+        first, last = today - timedelta(days=20), today - timedelta(days=17)
+        result = run_collector(
+            tmp_path,
+            settings,
+            "backfill",
+            "--from",
+            first.isoformat(),
+            "--to",
+            last.isoformat(),
+            timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    days = [line for line in result.stdout.splitlines() if line.startswith("sma/")]
+    assert days == [
+        f"sma/3010538116 {(first + timedelta(days=n)).isoformat()}: 1 point" for n in range(4)
+    ]
+    start = int(datetime.combine(first, datetime.min.time(), UTC).timestamp())
+    end = int(datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC).timestamp())
+    assert device.inverter is not None
+    logged = dict(device.inverter.yield_log.daily(start, end - 1))  # its local midnights
+    assert len(logged) == 4
+    written = dict(victoria.samples(measurement)["energy_total"])
+    assert written == {t: float(wh) for t, wh in logged.items()}
+    values = [written[t] for t in sorted(written)]
+    assert values == sorted(values)

@@ -218,16 +218,18 @@ class SmaInverter(SimulatedInverter):
         return replies
 
     def _log_reply(self, packet: InverterPacket, start: int, end: int) -> list[InverterPacket]:
-        """The yield log from `start` to `end`: every 5 minutes, or once a day (at local
-        midnight), in fragments of at most LOG_RECORDS_PER_PACKET records."""
+        """The yield log from `start` to `end`: every 5 minutes (two weeks back), or once a day
+        at local midnight (more than a year back), in fragments of at most
+        LOG_RECORDS_PER_PACKET records."""
         if self.faults.log == "silent":
             return []
         if self.faults.log == "error":
             return [builders.reply_to(packet, self.address, packet.body[:8], error=LOG_ERROR)]
-        items: list[tuple[int, int | None]] = list(self.yield_log.records(start, end))
-        if packet.command == codec.CMD_YIELD_DAILY:
-            offset = self.household.utc_offset_min * 60
-            items = [(t, wh) for t, wh in items if (t + offset) % 86400 == 0]
+        items: list[tuple[int, int | None]] = (
+            list(self.yield_log.daily(start, end))
+            if packet.command == codec.CMD_YIELD_DAILY
+            else list(self.yield_log.records(start, end))
+        )
         if not items:
             return [
                 builders.reply_to(

@@ -81,7 +81,8 @@ def fields_from(
 
 class SmaSource:
     """A Poller (see collector.sources): one inverter; and its 5-minute yield log, a DeviceLog
-    (collector.backfill): `energy_total` at each step, written into the live series."""
+    (collector.backfill): `energy_total` at each step, written into the live series. Where the
+    5-minute log has nothing (older than it reaches), the daily log's records."""
 
     log_step = 300.0
     log_span = 86400.0  # a day of records (288, in several fragments) per request
@@ -220,17 +221,23 @@ class SmaSource:
     def describe_log(self) -> str:
         return "5-minute yield (Speedwire archive 0x70000200)"
 
+    async def _yield_log(self, command: int, first: int, last: int) -> list[codec.YieldRecord]:
+        """One yield log's records, logging in again once when the session is gone."""
+        client, device = await self._session()
+        try:
+            return await client.yield_log(self.target, device, command, first, last)
+        except SessionLost:
+            self._device = None
+            client, device = await self._session()
+            return await client.yield_log(self.target, device, command, first, last)
+
     async def read_log(
         self, series: Mapping[str, str], start: datetime, end: datetime
     ) -> list[Reading]:
         first, last = int(start.timestamp()), int(end.timestamp()) - 1
-        client, device = await self._session()
-        try:
-            records = await client.yield_log(self.target, device, codec.CMD_YIELD_5MIN, first, last)
-        except SessionLost:
-            self._device = None
-            client, device = await self._session()
-            records = await client.yield_log(self.target, device, codec.CMD_YIELD_5MIN, first, last)
+        records = await self._yield_log(codec.CMD_YIELD_5MIN, first, last)
+        if not records:  # older than the 5-minute log reaches: the daily log, if it has them
+            records = await self._yield_log(codec.CMD_YIELD_DAILY, first, last)
         return [
             Reading(
                 datetime.fromtimestamp(record.time, UTC),

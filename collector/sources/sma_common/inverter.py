@@ -70,6 +70,7 @@ class InverterMoment:
 
 LOG_STEP = 300  # seconds between the records of the inverter's yield log
 LOG_DAYS = 14  # how far back the simulated log goes from the simulator's start
+DAILY_DAYS = 400  # how much further back its daily log goes
 _MINUTE = 60
 
 
@@ -117,6 +118,30 @@ class YieldLog:
         first += -(first - self.origin) % LOG_STEP
         last = min(end, now)
         return [(t, self.at(t)) for t in range(first, last + 1, LOG_STEP)]
+
+    def daily(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(local midnight, Wh) of the days with start <= midnight <= end, up to now: the daily
+        log, which reaches DAILY_DAYS back. Within the 5-minute log it is that log's value;
+        before, the counter less each day's yield since (summed every quarter of an hour)."""
+        offset = self.household.utc_offset_min * 60
+        now = int(self.household.sim_time())
+        first = start + -(start + offset) % 86400
+        oldest = self.origin - DAILY_DAYS * 86400
+        return [
+            (midnight, self._daily_at(midnight))
+            for midnight in range(
+                max(first, oldest + -(oldest + offset) % 86400), min(end, now) + 1, 86400
+            )
+        ]
+
+    def _daily_at(self, midnight: int) -> int:
+        if midnight >= self.origin:
+            return self.at(midnight)
+        quarter = 900
+        before = 0.0  # the yield from this midnight to the 5-minute log's start
+        for at in range(midnight, self.origin, quarter):
+            before += self.household.pv_at(at) * self.efficiency * quarter / 3600.0
+        return max(0, round(self._steps[0] - before))
 
 
 class SimulatedInverter:
