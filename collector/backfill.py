@@ -40,6 +40,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from collector.errors import SourceError
 from collector.logging import get_logger
+from collector.queue.drops import iso
 from collector.reading import TOTAL_INCREASING, Catalogue, FieldValue, Reading
 from collector.sources import Done, Emit
 
@@ -197,16 +198,13 @@ class DeviceTurn:
         self._idle = asyncio.Event()
         self._idle.set()
         self._spare: asyncio.Task[Any] | None = None
-        self.longest_cancel = 0.0  # seconds a poll waited for a spare request to end
 
     async def poll_begins(self) -> None:
         self._idle.clear()
         spare = self._spare
         if spare is not None and not spare.done():
-            began = time.monotonic()
             spare.cancel()
             await asyncio.wait([spare])
-            self.longest_cancel = max(self.longest_cancel, time.monotonic() - began)
 
     def poll_ends(self) -> None:
         self._idle.set()
@@ -235,6 +233,7 @@ class DeviceTurn:
 @dataclass
 class Screened:
     kept: list[Reading]
+    floor: dict[str, float] = field(default_factory=dict)  # the counters of the last kept
     off_grid: int = 0
     backwards: int = 0
     outside: int = 0  # records the device sent from outside the span asked for
@@ -261,9 +260,10 @@ def screen(
     """The readings in time order with a time on the log's grid (a multiple of `step`) and
     counters that never go backwards: each at least the one before it (starting from `floor`),
     and at most `ceiling` (the live reading after the gap). A record off the grid is left out
-    whole; a counter out of order costs its field (and the record, when nothing else is left)."""
-    result = Screened([])
-    previous = dict(floor)
+    whole; a counter out of order costs its field (and the record, when nothing else is left).
+    `floor` of the result: what the next records must not go below."""
+    result = Screened([], dict(floor))
+    previous = result.floor
     for reading in sorted(readings, key=lambda item: item.time):
         if reading.timestamp % step:
             result.off_grid += 1
@@ -292,8 +292,10 @@ def screen(
 # --- filling an instance's gaps ----------------------------------------------------------------
 
 
-def iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def series_key(name: str, series_tag: str | None, reading: Reading) -> str:
+    """A series' key in the marks file: the instance, and its series tag's value if it has one."""
+    series = reading.tags.get(series_tag, "") if series_tag else ""
+    return f"{name}/{series}" if series else name
 
 
 class Filler:
@@ -324,8 +326,6 @@ class Filler:
         self.counters = counter_fields(catalogue)
         # silent for longer than this (a step of the log, and two polls' slack): a gap
         self._away = log.log_step + 2 * interval
-        self.points = 0  # readings from the log put on disk
-        self.left_out = 0
         self._tags: dict[str, dict[str, str]] = {}  # each series' tags, as its live readings
         self._wake = asyncio.Event()
         self._said: set[str] = set()
@@ -333,13 +333,9 @@ class Filler:
 
     # --- what the live readings say -------------------------------------------------------
 
-    def key(self, reading: Reading) -> str:
-        series = reading.tags.get(self.series_tag, "") if self.series_tag else ""
-        return f"{self.name}/{series}" if series else self.name
-
     def seen(self, reading: Reading) -> None:
         """A live reading is on disk: the series' mark moves on; a gap before it opens."""
-        key = self.key(reading)
+        key = series_key(self.name, self.series_tag, reading)
         mark = self.marks.get(key)
         now = float(reading.timestamp)
         counters = {
@@ -441,7 +437,7 @@ class Filler:
             records = wanted(readings, gap.start, end, covers)
             screened = screen(records, step, self.counters, gap.floor, gap.ceiling)
             screened.outside = len(readings) - len(records)
-            await self._write(
+            await store(
                 screened.kept, emit, functools.partial(self._done, key, mark, gap, end, screened)
             )
             await _either(stop, None, self.pause)
@@ -468,8 +464,7 @@ class Filler:
 
     def _done(self, key: str, mark: SeriesMark, gap: Gap, end: float, screened: Screened) -> None:
         """A request's readings are on disk: the gap shrinks, and the file says so."""
-        move_floor(gap.floor, screened.kept, self.counters)
-        self.left_out += screened.left_out
+        gap.floor = screened.floor
         context: dict[str, Any] = {
             "series": key,
             "start": iso(gap.start),
@@ -486,34 +481,6 @@ class Filler:
             if getattr(screened, name):
                 context[name] = getattr(screened, name)
         self._log.info("backfilled", **context)
-
-    async def _write(self, readings: list[Reading], emit: Emit, then: Callable[[], None]) -> None:
-        """Put the readings on the queue, wait until they are on disk (or held), then `then()`.
-        Cancelled meanwhile (the shutdown), it still waits for them a little."""
-        if not readings:
-            then()
-            return
-        left = len(readings)
-        stored = asyncio.Event()
-
-        def done(on_disk: bool) -> None:
-            nonlocal left
-            left -= 1
-            self.points += 1
-            if left == 0:
-                stored.set()
-
-        for reading in readings:
-            emit(reading, done)
-        try:
-            await stored.wait()
-        except asyncio.CancelledError:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stored.wait(), timeout=5.0)
-            if stored.is_set():
-                then()
-            raise
-        then()
 
     def _save(self) -> None:
         if not self.marks.dirty:
@@ -552,13 +519,34 @@ def wanted(readings: list[Reading], start: float, end: float, covers: float) -> 
     ]
 
 
-def move_floor(floor: dict[str, float], kept: list[Reading], counters: frozenset[str]) -> None:
-    """The counters the next records must not go below: the last ones written."""
-    for reading in kept:
-        for name in counters & reading.fields.keys():
-            value = reading.fields[name]
-            if isinstance(value, int | float):
-                floor[name] = float(value)
+async def store(
+    readings: list[Reading], emit: Emit, then: Callable[[], None] | None = None
+) -> None:
+    """Put the readings on the queue, wait until they are on disk (or held), then `then()`.
+    Cancelled meanwhile (the shutdown), it still waits for them a little."""
+    left = len(readings)
+    stored = asyncio.Event()
+    if not readings:
+        stored.set()
+
+    def done(on_disk: bool) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            stored.set()
+
+    for reading in readings:
+        emit(reading, done)
+    try:
+        await stored.wait()
+    except asyncio.CancelledError:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stored.wait(), timeout=5.0)
+        if stored.is_set() and then is not None:
+            then()
+        raise
+    if then is not None:
+        then()
 
 
 def watched(filler: Filler, emit: Emit) -> Emit:

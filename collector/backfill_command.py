@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from collector.backfill import (
     MARKS_FILE,
@@ -33,15 +33,20 @@ from collector.backfill import (
     LogMarks,
     counter_fields,
     device_log_of,
-    move_floor,
     request_end,
     screen,
+    series_key,
+    store,
     wanted,
 )
 from collector.config import Config
 from collector.errors import SourceError
-from collector.reading import Reading
+from collector.queue.drops import iso
+from collector.report import day_bounds
 from collector.sources import Emit
+
+if TYPE_CHECKING:
+    from collector.daemon import Running
 
 DELIVER_WITHIN = 120.0  # seconds the command waits for the database to take what it queued
 
@@ -54,7 +59,7 @@ class BackfillError(Exception):
 class Job:
     """One series' range to fill."""
 
-    name: str  # the instance
+    item: Running  # the instance (one device of it)
     key: str  # the series' key in the marks file
     log: DeviceLog
     tags: dict[str, str]
@@ -79,8 +84,7 @@ def days_between(start: float, end: float, zone: tzinfo) -> list[tuple[date, flo
     result = []
     day = datetime.fromtimestamp(start, zone).date()
     while True:
-        begin = datetime.combine(day, datetime.min.time(), zone).timestamp()
-        after = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).timestamp()
+        begin, after = (moment.timestamp() for moment in day_bounds(day, zone))
         if begin >= end:
             break
         result.append((day, max(begin, start), min(after, end)))
@@ -141,11 +145,10 @@ async def run_backfill(
     from collector.sinks.writer import Writer
 
     zone = zone or local_zone()
-    start = datetime.combine(first, datetime.min.time(), zone).timestamp()
+    start = day_bounds(first, zone)[0].timestamp()
     end = time.time()
     if last is not None:
-        after = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
-        end = min(end, after.timestamp())
+        end = min(end, day_bounds(last, zone)[1].timestamp())
     if end <= start:
         raise BackfillError(f"--from {first.isoformat()} lies after the range's end")
     assert config.influx is not None
@@ -157,7 +160,8 @@ async def run_backfill(
         if source is not None and not chosen:
             names = ", ".join(sorted({item.instance.name for item in instances})) or "none"
             raise BackfillError(f"--source {source}: no such source (configured: {names})")
-        logged = [item for item in chosen if device_log_of(item.instance) is not None]
+        logs = [(item, device_log_of(item.instance)) for item in chosen]
+        logged = [(item, found[0]) for item, found in logs if found is not None]
         if not logged:
             raise BackfillError(
                 "none of the chosen sources keeps a log to fill from (the SMA inverters over "
@@ -165,9 +169,7 @@ async def run_backfill(
             )
         marks = LogMarks.load(runtime.data_dir / MARKS_FILE)
         jobs: list[Job] = []
-        for item in logged:
-            found = device_log_of(item.instance)
-            assert found is not None
+        for item, log in logged:
             reading = await first_reading(item)  # the series it has; not written
             if reading is None:
                 out.write(
@@ -175,15 +177,13 @@ async def run_backfill(
                     f"{item.instance.status.last_error or 'no reading'}\n"
                 )
                 continue
-            series = item.kind.series_tag
-            value = reading.tags.get(series, "") if series else ""
-            key = f"{item.instance.name}/{value}" if value else item.instance.name
+            key = series_key(item.instance.name, item.kind.series_tag, reading)
             mark = marks.get(key)
             upto = end if mark.since is None else min(end, mark.since)
             if upto <= start:
-                out.write(f"{key}: already whole from {_iso(mark.since or upto)} on\n")
+                out.write(f"{key}: already whole from {iso(mark.since or upto)} on\n")
                 continue
-            jobs.append(Job(item.instance.name, key, found[0], dict(reading.tags), start, upto))
+            jobs.append(Job(item, key, log, dict(reading.tags), start, upto))
         if not jobs:
             return 0 if logged else 1
         sink = make_sink(config.influx)
@@ -193,11 +193,10 @@ async def run_backfill(
         days = {job.key: days_between(job.start, job.end, zone) for job in jobs}
         progress = Progress(out, sum(len(items) for items in days.values()))
         failed = points = 0
-        by_name = {item.instance.name: item for item in logged}
         try:
             for job in jobs:
-                emit = by_name[job.name].emitter(queue.submit)
-                counters = counter_fields(by_name[job.name].kind.fields)
+                emit = job.item.emitter(queue.submit)
+                counters = counter_fields(job.item.kind.fields)
                 floor: dict[str, float] = {}
                 for day, begin, finish in days[job.key]:
                     try:
@@ -251,32 +250,10 @@ async def _fill_day(
         )
         records = wanted(readings, at, upto, log.log_covers)
         screened = screen(records, log.log_step, counters, floor, {})
-        move_floor(floor, screened.kept, counters)
-        await _stored(screened.kept, emit)
+        floor.update(screened.floor)
+        await store(screened.kept, emit)
         kept_total += len(screened.kept)
         left_total += screened.left_out + len(readings) - len(records)
         at = upto
         await asyncio.sleep(pause)
     return kept_total, left_total
-
-
-async def _stored(readings: list[Reading], emit: Emit) -> None:
-    """Queue the readings and wait until they are on disk."""
-    if not readings:
-        return
-    left = len(readings)
-    done = asyncio.Event()
-
-    def one(on_disk: bool) -> None:  # a Done
-        nonlocal left
-        left -= 1
-        if left == 0:
-            done.set()
-
-    for reading in readings:
-        emit(reading, one)
-    await done.wait()
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -15,6 +15,7 @@ import httpx
 from collector.errors import AuthError, ProtocolError
 from collector.house_fields import ENERGY_SUFFIX
 from collector.logging import get_logger
+from collector.queue.drops import iso
 from collector.reading import Reading
 from collector.sources.senec_cloud.client import Forbidden, SenecCloudClient, masked
 from collector.sources.senec_cloud.codec import dashboard_fields, energy_intervals, timestamp_of
@@ -201,7 +202,7 @@ class SenecCloudSource:
         )
         intervals, problems = energy_intervals(answer)
         odd = [item for item in intervals if item.seconds != LOG_STEP]
-        problems += [f"an interval of {item.seconds} s at {_iso_of(item.start)}" for item in odd]
+        problems += [f"an interval of {item.seconds} s at {iso(item.start)}" for item in odd]
         if problems:
             self._log.warning(
                 "senec log entries left out",
@@ -241,7 +242,3 @@ class SenecCloudSource:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _iso_of(seconds: int) -> str:
-    return _iso(datetime.fromtimestamp(seconds, UTC))
